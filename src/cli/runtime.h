@@ -1,0 +1,20 @@
+// Runs a SupervisorSpec on the event loop: spawns, reaps, relays output, handles signals,
+// and on the way out ends every leftover descendant and prints the crash report.
+#pragma once
+
+#include "config/spec.h"
+#include "core/log.h"
+
+namespace podvisor::cli {
+
+struct RuntimeOptions {
+  // stdin is a terminal: the program inherits it and becomes its foreground process group
+  // instead of writing through pipes.
+  bool terminal = false;
+};
+
+// Returns podvisor's exit status.
+int run_supervisor(const config::SupervisorSpec& spec, const RuntimeOptions& options,
+                   core::Logger& log);
+
+}  // namespace podvisor::cli

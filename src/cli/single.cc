@@ -1,0 +1,146 @@
+#include "cli/single.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/runtime.h"
+#include "config/env.h"
+#include "core/log.h"
+
+extern char** environ;
+
+namespace podvisor::cli {
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr int kBadEnvironment = 1;  // as standard-supervisor does for a bad value
+
+constexpr const char* kEnvironmentHelp = R"(
+Environment (standard-supervisor compatible):
+  PROCESS_AUTO_RECOVERY=true|false   restart the command whenever it exits (default true)
+  PROCESS_MAX_START_RETRIES=N        restarts allowed before giving up and exiting 1 (0-100,
+                                     default 3); a run that stayed up restart_reset seconds
+                                     (default 300) resets the count
+  LOG_LEVEL=LEVEL                    debug, info, warn, error, critical (default info)
+  SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
+                                     SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
+                                     [program:app] startsecs startretries stopsignal
+                                     stopwaitsecs stopasgroup killasgroup exitcodes
+                                     autorestart environment directory restart_reset
+                                     backoff_max; [supervisord] loglevel environment
+
+Exit status:
+  the command's own status when it ends for good (128+N when killed by signal N);
+  1 when restarts run out or a variable has a bad value; 126/127 when the command is not
+  executable / not found; 2 for a usage error.
+)";
+
+// CLI11 cannot know that the positional part is a whole command line.
+class PodvisorFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return "\nUsage: podvisor [OPTIONS] [--] CMD [ARGS...]\n";
+  }
+};
+
+std::vector<std::string> environment() {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+  return out;
+}
+
+int run_single_command(const config::CommandLine& cli) {
+  core::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
+  std::vector<std::string> warnings;
+  config::SupervisorSpec spec;
+  try {
+    spec = config::single_command_spec(cli, environment(), warnings);
+  } catch (const config::EnvError& e) {
+    log.log(config::LogLevel::kCritical, e.what());
+    return kBadEnvironment;
+  }
+  log.set_level(spec.loglevel);
+  for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
+  RuntimeOptions options;
+  options.terminal = isatty(STDIN_FILENO) == 1;
+  return run_supervisor(spec, options, log);
+}
+
+std::string basename(std::string_view path) {
+  const auto slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+int standard_supervisor_main(int argc, char** argv) {
+  const std::string usage =
+      "Usage: standard-supervisor CMD [ARGS...]\n\n"
+      "Runs CMD under podvisor as program 'app': restarts it when it exits, exits 1 when\n"
+      "restarts run out, forwards signals, reaps every child.\n";
+  if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
+    std::cout << usage << kEnvironmentHelp;
+    return 0;
+  }
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::cout << "podvisor " << PODVISOR_VERSION << "\n";
+    return 0;
+  }
+  if (argc < 2) {
+    std::cerr << "standard-supervisor: No command provided\n" << usage;
+    return kUsageError;
+  }
+  config::CommandLine cli;
+  cli.argv.assign(argv + 1, argv + argc);
+  return run_single_command(cli);
+}
+
+int podvisor_main(int argc, char** argv) {
+  CLI::App app{"podvisor: PID 1 and process supervisor for GPU model-serving containers.\n\n"
+               "Runs CMD as program 'app': restarts it when it exits (with growing delays),\n"
+               "exits 1 when restarts run out, relays every byte of its output, forwards\n"
+               "signals, reaps every child and leaves no process behind.",
+               "podvisor"};
+  app.footer(kEnvironmentHelp);
+  app.formatter(std::make_shared<PodvisorFormatter>());
+  app.prefix_command();
+  app.set_version_flag("-V,--version", std::string("podvisor ") + PODVISOR_VERSION);
+  config::CommandLine cli;
+  std::string log_level, max_retries;
+  bool no_restart = false;
+  app.add_option("--log-level", log_level, "debug, info, warn, error or critical (overrides LOG_LEVEL)");
+  app.add_option("--max-retries", max_retries,
+                 "restarts allowed before exiting 1, 0-100 (overrides PROCESS_MAX_START_RETRIES)");
+  app.add_flag("--no-restart", no_restart,
+               "run CMD once and exit with its status (PROCESS_AUTO_RECOVERY=false)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kUsageError;
+  }
+  cli.argv = app.remaining();
+  if (!cli.argv.empty() && cli.argv.front() == "--") cli.argv.erase(cli.argv.begin());
+  if (cli.argv.empty()) {
+    std::cerr << "podvisor: no command given\n" << app.help();
+    return kUsageError;
+  }
+  if (!log_level.empty()) cli.log_level = log_level;
+  if (!max_retries.empty()) cli.max_retries = max_retries;
+  if (no_restart) cli.recovery = false;
+  return run_single_command(cli);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto name = basename(argc > 0 ? argv[0] : "podvisor");
+  if (name == "standard-supervisor") return standard_supervisor_main(argc, argv);
+  return podvisor_main(argc, argv);
+}
+
+}  // namespace podvisor::cli

@@ -1,0 +1,40 @@
+// Parsers for the value types of supervisord's configuration (booleans, integers, signals,
+// exit code lists, environment lists) with supervisord's accepted spellings.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace podvisor::config {
+
+// Every parser returns the value or throws ValueError whose what() lists what is accepted.
+struct ValueError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class Autorestart { kFalse, kTrue, kUnexpected };
+enum class LogLevel { kDebug = 10, kInfo = 20, kWarn = 30, kError = 40, kCritical = 50 };
+
+bool parse_bool(std::string_view text);
+long parse_int(std::string_view text, long min, long max);
+std::chrono::milliseconds parse_seconds(std::string_view text, long max_seconds);
+int parse_signal(std::string_view text);
+std::vector<int> parse_exitcodes(std::string_view text);
+Autorestart parse_autorestart(std::string_view text);
+LogLevel parse_loglevel(std::string_view text);
+// supervisord's `environment=` syntax: KEY=value pairs separated by commas, values may be
+// quoted with ' or " to hold commas.
+std::map<std::string, std::string> parse_environment(std::string_view text);
+
+std::string signal_name(int signo);  // "SIGTERM"; "SIG42" for unnamed numbers
+std::string_view to_string(Autorestart a);
+std::string_view to_string(LogLevel l);
+
+std::string to_lower(std::string_view text);
+std::string trim(std::string_view text);
+
+}  // namespace podvisor::config

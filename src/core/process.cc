@@ -1,0 +1,216 @@
+#include "core/process.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+
+#include <fmt/format.h>
+
+#include "core/report.h"
+
+namespace podvisor::core {
+
+using config::LogLevel;
+
+std::string_view to_string(State s) {
+  switch (s) {
+    case State::kStopped: return "STOPPED";
+    case State::kStarting: return "STARTING";
+    case State::kRunning: return "RUNNING";
+    case State::kBackoff: return "BACKOFF";
+    case State::kStopping: return "STOPPING";
+    case State::kExited: return "EXITED";
+    case State::kFatal: return "FATAL";
+    case State::kUnknown: return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+ExitInfo ExitInfo::from_wait_status(int wait_status) {
+  if (WIFSIGNALED(wait_status)) return {true, WTERMSIG(wait_status)};
+  return {false, WEXITSTATUS(wait_status)};
+}
+
+Process::Process(config::ProgramSpec spec, ProcessDriver& driver)
+    : spec_(std::move(spec)), driver_(driver) {}
+
+bool Process::active() const {
+  return state_ == State::kStarting || state_ == State::kRunning || state_ == State::kBackoff ||
+         state_ == State::kStopping;
+}
+
+void Process::set_state(State s) {
+  const auto from = state_;
+  state_ = s;
+  if (from != s) driver_.state_changed(*this, from);
+}
+
+void Process::start() {
+  if (active()) return;
+  stop_requested_ = false;
+  failures_ = 0;
+  backoff_step_ = 0;
+  spawn();
+}
+
+void Process::spawn() {
+  auto result = driver_.spawn(*this);
+  if (result.pid <= 0) {
+    driver_.log(LogLevel::kError, fmt::format("spawn error: {}", result.message));
+    if (result.permanent) {
+      fail(fmt::format("spawn error: {}", result.message), result.error == ENOENT ? 127 : 126,
+           "the command cannot be run, retrying will not help");
+      return;
+    }
+    ++failures_;
+    if (failures_ > spec_.startretries) {
+      fail(fmt::format("spawn error: {}", result.message), 1);
+      return;
+    }
+    schedule_restart(false);
+    return;
+  }
+  pid_ = result.pid;
+  started_at_ = driver_.now();
+  if (first_started_at_ == Clock::time_point{}) first_started_at_ = started_at_;
+  driver_.log(LogLevel::kInfo, fmt::format("spawned: '{}' with pid {}", name(), pid_));
+  set_state(State::kStarting);
+  if (spec_.startsecs.count() == 0) {
+    on_timer();
+  } else {
+    driver_.arm_timer(*this, spec_.startsecs);
+  }
+}
+
+void Process::stop() {
+  switch (state_) {
+    case State::kStarting:
+    case State::kRunning:
+      stop_requested_ = true;
+      driver_.log(LogLevel::kInfo, fmt::format("waiting for {} to stop", name()));
+      driver_.kill(pid_, spec_.stopsignal, spec_.stopasgroup);
+      set_state(State::kStopping);
+      driver_.arm_timer(*this, spec_.stopwaitsecs);
+      break;
+    case State::kBackoff:
+      stop_requested_ = true;
+      driver_.cancel_timer(*this);
+      set_state(State::kStopped);
+      break;
+    default:
+      break;
+  }
+}
+
+void Process::kill_now() {
+  if (pid_ <= 0) return;
+  stop_requested_ = true;
+  driver_.log(LogLevel::kWarn, fmt::format("killing '{}' ({}) with SIGKILL", name(), pid_));
+  driver_.kill(pid_, SIGKILL, spec_.killasgroup);
+  if (state_ != State::kStopping) set_state(State::kStopping);
+}
+
+void Process::signal(int signo) {
+  if (pid_ > 0) driver_.kill(pid_, signo, false);
+}
+
+void Process::on_timer() {
+  switch (state_) {
+    case State::kStarting: {
+      set_state(State::kRunning);
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(spec_.startsecs).count();
+      driver_.log(LogLevel::kInfo,
+                  fmt::format("success: {} entered RUNNING state, process has stayed up for > "
+                              "than {} seconds (startsecs)",
+                              name(), secs));
+      if (!spec_.count_every_exit) failures_ = 0;
+      break;
+    }
+    case State::kBackoff:
+      spawn();
+      break;
+    case State::kStopping:
+      kill_now();
+      break;
+    default:
+      break;
+  }
+}
+
+std::string Process::describe(const ExitInfo& e) const {
+  if (e.signaled) return fmt::format("terminated by {}", config::signal_name(e.code));
+  return fmt::format("exit status {}", e.code);
+}
+
+void Process::on_exit(int wait_status) {
+  const auto info = ExitInfo::from_wait_status(wait_status);
+  const auto now = driver_.now();
+  const bool was_up = state_ == State::kRunning;
+  const bool was_stopping = state_ == State::kStopping;
+  driver_.cancel_timer(*this);
+  last_exit_ = info;
+  exited_at_ = now;
+  pid_ = -1;
+
+  if (was_stopping || stop_requested_) {
+    driver_.log(LogLevel::kInfo, fmt::format("stopped: {} ({})", name(), describe(info)));
+    set_state(State::kStopped);
+    return;
+  }
+  const bool expected = !info.signaled && spec_.expected(info.code);
+  driver_.log(expected ? LogLevel::kInfo : LogLevel::kWarn,
+              fmt::format("exited: {} ({}; {})", name(), describe(info),
+                          expected ? "expected" : "not expected"));
+
+  bool restart = false;
+  switch (spec_.autorestart) {
+    case config::Autorestart::kTrue: restart = true; break;
+    case config::Autorestart::kFalse: restart = false; break;
+    case config::Autorestart::kUnexpected: restart = !expected; break;
+  }
+  // supervisord retries a failed start (an exit before startsecs) whatever autorestart says.
+  if (!spec_.count_every_exit && !was_up) restart = true;
+  if (!restart) {
+    set_state(State::kExited);
+    return;
+  }
+
+  if (spec_.count_every_exit || !was_up) {
+    if (now - started_at_ >= spec_.restart_reset) failures_ = 0;
+    ++failures_;
+    if (failures_ > spec_.startretries) {
+      fail(describe_exit(info), 1);
+      return;
+    }
+  }
+  schedule_restart(was_up);
+}
+
+void Process::schedule_restart(bool was_up) {
+  ++restarts_;
+  if (was_up) {
+    // Straight to STARTING: a transient EXITED would read as "ended for good".
+    backoff_step_ = 0;
+    spawn();
+    return;
+  }
+  const auto delay = std::min<Clock::duration>(
+      spec_.backoff_max, std::chrono::seconds(1LL << std::min(backoff_step_, 30)));
+  ++backoff_step_;
+  set_state(State::kBackoff);
+  driver_.log(LogLevel::kDebug,
+              fmt::format("{} restarts in {}", name(),
+                          format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(delay))));
+  driver_.arm_timer(*this, delay);
+}
+
+void Process::fail(std::string reason, int exit_code, std::string_view why) {
+  fatal_reason_ = std::move(reason);
+  fatal_exit_code_ = exit_code;
+  driver_.log(LogLevel::kCritical, fmt::format("gave up: {} entered FATAL state, {}", name(), why));
+  set_state(State::kFatal);
+}
+
+}  // namespace podvisor::core

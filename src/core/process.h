@@ -1,0 +1,104 @@
+// One supervised program instance: supervisord's state machine, driven only by events
+// (spawned, exited, timer fired, stop requested) so it can run on a fake clock in tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "config/spec.h"
+
+namespace podvisor::core {
+
+using Clock = std::chrono::steady_clock;
+
+enum class State { kStopped = 0, kStarting = 10, kRunning = 20, kBackoff = 30, kStopping = 40,
+                   kExited = 100, kFatal = 200, kUnknown = 1000 };
+std::string_view to_string(State s);
+
+// How a run ended, from a wait status.
+struct ExitInfo {
+  bool signaled = false;
+  int code = 0;    // exit status, or the signal number when signaled
+  int status() const { return signaled ? 128 + code : code; }  // as a shell reports it
+  static ExitInfo from_wait_status(int wait_status);
+};
+
+class Process;
+
+// What a Process needs from the world; the runtime implements it on the event loop, tests
+// with a fake clock.
+class ProcessDriver {
+ public:
+  struct Spawned {
+    pid_t pid = -1;
+    int error = 0;        // errno when the spawn failed
+    std::string message;  // "vllm: No such file or directory"
+    bool permanent = false;  // command missing or not executable: retrying cannot help
+  };
+  virtual ~ProcessDriver() = default;
+  virtual Clock::time_point now() const = 0;
+  virtual Spawned spawn(Process& p) = 0;
+  virtual void kill(pid_t pid, int signo, bool group) = 0;
+  // One timer per process: arming replaces the pending one.
+  virtual void arm_timer(Process& p, Clock::duration after) = 0;
+  virtual void cancel_timer(Process& p) = 0;
+  virtual void log(config::LogLevel level, std::string line) = 0;
+  virtual void state_changed(Process& p, State from) = 0;
+};
+
+class Process {
+ public:
+  Process(config::ProgramSpec spec, ProcessDriver& driver);
+
+  void start();
+  void stop();
+  void kill_now();  // a second stop request: SIGKILL without waiting
+  void signal(int signo);
+  void on_exit(int wait_status);
+  void on_timer();
+
+  const config::ProgramSpec& spec() const { return spec_; }
+  const std::string& name() const { return spec_.name; }
+  State state() const { return state_; }
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  const std::optional<ExitInfo>& last_exit() const { return last_exit_; }
+  int restarts() const { return restarts_; }
+  int failures() const { return failures_; }
+  Clock::time_point started_at() const { return started_at_; }
+  Clock::time_point first_started_at() const { return first_started_at_; }
+  Clock::time_point exited_at() const { return exited_at_; }
+  // Why the program is FATAL, and the exit status podvisor reports for it.
+  const std::string& fatal_reason() const { return fatal_reason_; }
+  int fatal_exit_code() const { return fatal_exit_code_; }
+  // STARTING, RUNNING, BACKOFF or STOPPING: a process exists or one is due.
+  bool active() const;
+
+ private:
+  void spawn();
+  void set_state(State s);
+  void fail(std::string reason, int exit_code,
+            std::string_view why = "too many start retries too quickly");
+  void schedule_restart(bool was_up);
+  std::string describe(const ExitInfo& e) const;
+
+  config::ProgramSpec spec_;
+  ProcessDriver& driver_;
+  State state_ = State::kStopped;
+  pid_t pid_ = -1;
+  Clock::time_point started_at_{};
+  Clock::time_point first_started_at_{};
+  Clock::time_point exited_at_{};
+  std::optional<ExitInfo> last_exit_;
+  int failures_ = 0;      // consecutive failed runs, toward startretries
+  int backoff_step_ = 0;  // consecutive runs that never came up: delay 1 s, 2 s, 4 s …
+  int restarts_ = 0;
+  bool stop_requested_ = false;
+  std::string fatal_reason_;
+  int fatal_exit_code_ = 1;
+};
+
+}  // namespace podvisor::core

@@ -1,0 +1,52 @@
+// Owns every Process, starts and stops them in order, and decides when podvisor exits and
+// with which status (SPEC §5): main program's status, 1 on FATAL, 0 on a requested stop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/spec.h"
+#include "core/process.h"
+
+namespace podvisor::core {
+
+class Supervisor {
+ public:
+  struct Outcome {
+    int exit_code = 0;
+    // Set when podvisor ends because a program failed: the one to report on.
+    const Process* failed = nullptr;
+  };
+
+  Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver,
+             std::function<void(const Outcome&)> on_done);
+
+  void start_all();
+  // SIGTERM/SIGINT/SIGQUIT: the first asks every program to stop, the next kills them.
+  void request_shutdown();
+  // Signals that single-command mode forwards, to every main program.
+  void forward_signal(int signo);
+  // Routes a reaped child; false when the pid belongs to no program (an orphan).
+  bool on_child_exit(pid_t pid, int wait_status);
+  void on_state_changed(Process& p, State from);
+
+  const std::vector<std::unique_ptr<Process>>& programs() const { return programs_; }
+  bool shutting_down() const { return shutdown_requests_ > 0 || outcome_.has_value(); }
+
+ private:
+  void begin_shutdown(Outcome outcome);
+  void stop_all();
+  void check_done();
+
+  bool exit_on_fatal_;
+  std::vector<std::unique_ptr<Process>> programs_;
+  std::function<void(const Outcome&)> on_done_;
+  int shutdown_requests_ = 0;
+  std::optional<Outcome> outcome_;  // decided; reported once nothing is active
+  bool done_ = false;
+};
+
+}  // namespace podvisor::core

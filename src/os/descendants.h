@@ -1,0 +1,42 @@
+// Finding and ending every process below podvisor (orphans adopted through the subreaper,
+// grandchildren that called setsid), so nothing outlives it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+namespace podvisor::os {
+
+// Every live descendant of `root`, read from /proc (zombies excluded).
+std::vector<pid_t> descendants(pid_t root);
+
+// Signals each of them; returns how many were signalled.
+size_t signal_descendants(pid_t root, int signo);
+
+// PR_SET_CHILD_SUBREAPER when not PID 1, so orphans are re-parented to podvisor.
+void become_subreaper();
+
+// Reaps every exited child without blocking, calling on_exit(pid, status) for each.
+template <typename F>
+void reap_children(F&& on_exit);
+
+}  // namespace podvisor::os
+
+#include <sys/wait.h>
+
+#include <cerrno>
+
+template <typename F>
+void podvisor::os::reap_children(F&& on_exit) {
+  while (true) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      on_exit(pid, status);
+      continue;
+    }
+    if (pid < 0 && errno == EINTR) continue;
+    return;  // 0: children left but none exited; -1 ECHILD: no children
+  }
+}

@@ -1,0 +1,53 @@
+#include "os/signals.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace podvisor::os {
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigfillset(&set);
+  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS,
+                SIGPIPE}) {
+    sigdelset(&set, s);
+  }
+  return set;
+}
+
+SignalFd::SignalFd() {
+  const auto set = handled_signals();
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) {
+    throw std::system_error(errno, std::generic_category(), "sigprocmask");
+  }
+  signal(SIGPIPE, SIG_IGN);
+  fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+}
+
+SignalFd::~SignalFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<signalfd_siginfo> SignalFd::read() {
+  signalfd_siginfo info{};
+  while (true) {
+    const auto n = ::read(fd_, &info, sizeof info);
+    if (n == static_cast<ssize_t>(sizeof info)) return info;
+    if (n < 0 && errno == EINTR) continue;
+    return std::nullopt;
+  }
+}
+
+void reset_signals_in_child() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGPIPE, &dfl, nullptr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+}
+
+}  // namespace podvisor::os

@@ -1,0 +1,205 @@
+#include "os/spawn.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "os/signals.h"
+
+extern char** environ;
+
+namespace podvisor::os {
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// What the child reports when a step before exec fails.
+struct ChildFailure {
+  int step;
+  int error;
+};
+enum Step { kStepChdir = 1, kStepPgid, kStepTerminal, kStepDup, kStepExec };
+
+const char* step_text(int step) {
+  switch (step) {
+    case kStepChdir: return "chdir";
+    case kStepPgid: return "setpgid";
+    case kStepTerminal: return "tcsetpgrp";
+    case kStepDup: return "dup2";
+    default: return "exec";
+  }
+}
+
+[[noreturn]] void child_fail(int pipe_fd, int step) {
+  const ChildFailure f{step, errno};
+  [[maybe_unused]] auto n = ::write(pipe_fd, &f, sizeof f);
+  _exit(127);
+}
+
+// Marks every fd >= 3 close-on-exec; close_range where the kernel has it (5.11+).
+void cloexec_from_3(int max_fd) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) == 0) return;
+#endif
+  for (int fd = 3; fd < max_fd; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+bool is_executable_file(const std::string& path, int& error) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    error = errno;
+    return false;
+  }
+  if (S_ISDIR(st.st_mode) || access(path.c_str(), X_OK) != 0) {
+    error = EACCES;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> find_executable(const std::string& name, const std::string& path,
+                                           int& error) {
+  error = ENOENT;
+  if (name.empty()) return std::nullopt;
+  if (name.find('/') != std::string::npos) {
+    if (is_executable_file(name, error)) return name;
+    return std::nullopt;
+  }
+  bool saw_eacces = false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string candidate = end == start ? std::string(".") : path.substr(start, end - start);
+    candidate += '/';
+    candidate += name;
+    int err = 0;
+    if (is_executable_file(candidate, err)) return candidate;
+    if (err == EACCES) saw_eacces = true;
+    start = end + 1;
+  }
+  error = saw_eacces ? EACCES : ENOENT;
+  return std::nullopt;
+}
+
+std::vector<std::string> build_environment(
+    const std::vector<std::map<std::string, std::string>>& layers) {
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq != std::string::npos) merged[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  for (const auto& layer : layers) {
+    for (const auto& [k, v] : layer) merged[k] = v;
+  }
+  std::vector<std::string> out;
+  out.reserve(merged.size());
+  for (const auto& [k, v] : merged) out.push_back(k + "=" + v);
+  return out;
+}
+
+SpawnResult spawn(const SpawnRequest& request) {
+  SpawnResult result;
+  if (request.argv.empty()) {
+    result.error = EINVAL;
+    result.message = "empty command";
+    result.command_unusable = true;
+    return result;
+  }
+  std::string path = kDefaultPath;
+  for (const auto& e : request.env) {
+    if (e.starts_with("PATH=")) path = e.substr(5);
+  }
+  int lookup_error = 0;
+  const auto exe = find_executable(request.argv[0], path, lookup_error);
+  if (!exe) {
+    result.error = lookup_error;
+    result.message = fmt::format("{}: {}", request.argv[0], std::strerror(lookup_error));
+    result.command_unusable = true;
+    return result;
+  }
+
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<char*> argv, envp;
+  for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : request.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const char* dir = request.directory.empty() ? nullptr : request.directory.c_str();
+  const int max_fd = static_cast<int>(sysconf(_SC_OPEN_MAX));
+
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    result.error = errno;
+    result.message = fmt::format("pipe: {}", std::strerror(errno));
+    return result;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    result.error = errno;
+    result.message = fmt::format("fork: {}", std::strerror(errno));
+    ::close(report[0]);
+    ::close(report[1]);
+    return result;
+  }
+  if (pid == 0) {
+    // Child. Signals stay blocked (inherited) until just before exec, so none arrives
+    // while the child still runs podvisor's code.
+    if (setpgid(0, 0) != 0) child_fail(report[1], kStepPgid);
+    if (request.take_terminal && tcsetpgrp(STDIN_FILENO, getpid()) != 0) {
+      child_fail(report[1], kStepTerminal);
+    }
+    if (request.stdout_fd >= 0 && dup2(request.stdout_fd, STDOUT_FILENO) < 0) {
+      child_fail(report[1], kStepDup);
+    }
+    if (request.stderr_fd >= 0 && dup2(request.stderr_fd, STDERR_FILENO) < 0) {
+      child_fail(report[1], kStepDup);
+    }
+    if (dir && chdir(dir) != 0) child_fail(report[1], kStepChdir);
+    cloexec_from_3(max_fd);
+    reset_signals_in_child();
+    execve(exe->c_str(), argv.data(), envp.data());
+    child_fail(report[1], kStepExec);
+  }
+  // Parent: also set the group here, so a signal to the group right after spawn reaches it.
+  setpgid(pid, pid);
+  ::close(report[1]);
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report[0], &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.error = failure.error;
+    if (failure.step == kStepExec) {
+      result.message = fmt::format("{}: {}", request.argv[0], std::strerror(failure.error));
+      result.command_unusable = failure.error == ENOENT || failure.error == EACCES ||
+                                failure.error == ENOEXEC;
+    } else if (failure.step == kStepChdir) {
+      result.message =
+          fmt::format("couldn't chdir to {}: {}", request.directory, std::strerror(failure.error));
+    } else {
+      result.message = fmt::format("{}: {}", step_text(failure.step), std::strerror(failure.error));
+    }
+    return result;
+  }
+  result.pid = pid;
+  return result;
+}
+
+}  // namespace podvisor::os

@@ -1,0 +1,62 @@
+#include "output/relay.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "core/log.h"
+
+namespace podvisor::output {
+
+Pipe make_pipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  // Best effort: a larger pipe means fewer wake-ups under heavy output.
+  fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+  return {fds[0], fds[1]};
+}
+
+PipeRelay::PipeRelay(boost::asio::io_context& io, int read_fd, int sink_fd,
+                     std::vector<RingBuffer*> rings, std::vector<char>& buffer)
+    : stream_(io, read_fd), sink_fd_(sink_fd), rings_(std::move(rings)), buffer_(buffer) {
+  stream_.non_blocking(true);
+}
+
+void PipeRelay::start() { wait(); }
+
+void PipeRelay::wait() {
+  stream_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                     [this](const boost::system::error_code& ec) {
+                       if (ec) return;
+                       // Bounded work per wake-up keeps one noisy program from starving
+                       // the loop; the pipe stays readable, so the next wait fires at once.
+                       for (int i = 0; i < 16 && read_once();) ++i;
+                       if (open()) wait();
+                     });
+}
+
+bool PipeRelay::read_once() {
+  if (!open()) return false;
+  const auto n = ::read(stream_.native_handle(), buffer_.data(), buffer_.size());
+  if (n > 0) {
+    const std::string_view data(buffer_.data(), static_cast<size_t>(n));
+    for (auto* ring : rings_) ring->append(data);
+    // A closed or broken stdout must not stop supervision; the rings still hold the output.
+    if (sink_fd_ >= 0 && !core::write_all(sink_fd_, data)) sink_fd_ = -1;
+    return true;
+  }
+  if (n < 0 && (errno == EINTR)) return true;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+  boost::system::error_code ignored;
+  stream_.close(ignored);  // end of file: every writer is gone
+  return false;
+}
+
+void PipeRelay::drain() {
+  while (read_once()) {
+  }
+}
+
+}  // namespace podvisor::output
