@@ -68,7 +68,9 @@ class Runtime final : public core::ProcessDriver {
       for (auto& relay : io->relays) relay.drain();
     }
     report();
-    return outcome_ ? outcome_->exit_code : 2;
+    const int status = outcome_ ? outcome_->exit_code : 2;
+    log(LogLevel::kInfo, fmt::format("podvisor exiting with status {}", status));
+    return status;
   }
 
   // ProcessDriver

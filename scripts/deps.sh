@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what podvisor needs to build and test on Debian 12, with apt-get; only the
+# packages that are missing, so a second run costs nothing.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  libboost-dev libfmt-dev libcli11-dev nlohmann-json3-dev libpugixml-dev
+  libgtest-dev googletest
+  python3 procps util-linux busybox-static
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(supervisor tini)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

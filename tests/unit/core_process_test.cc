@@ -1,0 +1,361 @@
+#include "core/process.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <deque>
+
+#include "core/supervisor.h"
+
+namespace podvisor::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+int exited(int code) { return code << 8; }  // a wait status for exit(code)
+int killed(int signo) { return signo; }      // a wait status for death by signal
+
+// A manual clock, a spawner that hands out pids or scripted errors, and one timer per
+// process, so transitions can be checked without real time passing.
+class FakeDriver : public ProcessDriver {
+ public:
+  Clock::time_point now() const override { return now_; }
+  Spawned spawn(Process&) override {
+    if (!spawn_errors.empty()) {
+      auto e = spawn_errors.front();
+      spawn_errors.pop_front();
+      return e;
+    }
+    ++spawns;
+    return {next_pid++, 0, "", false};
+  }
+  void kill(pid_t pid, int signo, bool group) override { kills.push_back({pid, signo, group}); }
+  void arm_timer(Process& p, Clock::duration after) override {
+    timer = now_ + after;
+    timer_owner = &p;
+  }
+  void cancel_timer(Process&) override { timer.reset(); }
+  void log(config::LogLevel, std::string line) override { lines.push_back(std::move(line)); }
+  void state_changed(Process& p, State) override {
+    states.push_back(p.state());
+    if (supervisor) supervisor->on_state_changed(p, p.state());
+  }
+
+  // Moves the clock, firing the timer if it falls due.
+  void advance(Clock::duration d) {
+    now_ += d;
+    if (timer && *timer <= now_) {
+      timer.reset();
+      timer_owner->on_timer();
+    }
+  }
+  Clock::duration pending_delay() const { return timer ? *timer - now_ : Clock::duration::max(); }
+  bool logged(std::string_view text) const {
+    for (const auto& l : lines) {
+      if (l.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  struct Kill {
+    pid_t pid;
+    int signo;
+    bool group;
+  };
+  Clock::time_point now_{Clock::time_point{} + 1000h};
+  std::optional<Clock::time_point> timer;
+  Process* timer_owner = nullptr;
+  std::deque<Spawned> spawn_errors;
+  std::vector<Kill> kills;
+  std::vector<std::string> lines;
+  std::vector<State> states;
+  pid_t next_pid = 100;
+  int spawns = 0;
+  Supervisor* supervisor = nullptr;
+};
+
+config::ProgramSpec single_command() {
+  config::ProgramSpec spec;
+  spec.argv = {"server"};
+  spec.autorestart = config::Autorestart::kTrue;
+  spec.count_every_exit = true;
+  spec.stopasgroup = spec.killasgroup = true;
+  spec.main = true;
+  return spec;
+}
+
+TEST(Process, StartsecsLeadsToRunning) {
+  FakeDriver d;
+  Process p(single_command(), d);
+  p.start();
+  EXPECT_EQ(p.state(), State::kStarting);
+  EXPECT_EQ(p.pid(), 100);
+  EXPECT_TRUE(d.logged("spawned: 'app' with pid 100"));
+  d.advance(999ms);
+  EXPECT_EQ(p.state(), State::kStarting);
+  d.advance(1ms);
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_TRUE(d.logged("success: app entered RUNNING state, process has stayed up for > than 1 "
+                       "seconds (startsecs)"));
+}
+
+TEST(Process, BackoffGrowsExponentiallyAndCapsAtBackoffMax) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startretries = 10;
+  spec.backoff_max = 5s;
+  Process p(spec, d);
+  p.start();
+  std::vector<Clock::duration> delays;
+  for (int i = 0; i < 5; ++i) {
+    p.on_exit(exited(1));
+    ASSERT_EQ(p.state(), State::kBackoff);
+    delays.push_back(d.pending_delay());
+    d.advance(d.pending_delay());
+    ASSERT_EQ(p.state(), State::kStarting);
+  }
+  EXPECT_EQ(delays, (std::vector<Clock::duration>{1s, 2s, 4s, 5s, 5s}));
+}
+
+TEST(Process, RestartAfterARunThatWasUpIsImmediate) {
+  FakeDriver d;
+  Process p(single_command(), d);
+  p.start();
+  d.advance(5s);
+  ASSERT_EQ(p.state(), State::kRunning);
+  p.on_exit(exited(1));
+  EXPECT_EQ(p.state(), State::kStarting);
+  EXPECT_EQ(d.spawns, 2);
+  EXPECT_TRUE(d.logged("exited: app (exit status 1; not expected)"));
+  // It then crashes at once: 1 s, then 2 s.
+  p.on_exit(exited(1));
+  EXPECT_EQ(d.pending_delay(), 1s);
+  d.advance(1s);
+  p.on_exit(exited(1));
+  EXPECT_EQ(d.pending_delay(), 2s);
+}
+
+TEST(Process, EveryExitCountsAndTooManyIsFatal) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startretries = 2;
+  Process p(spec, d);
+  p.start();
+  for (int run = 0; run < 2; ++run) {
+    d.advance(10s);  // up, then crashes: still counts in standard-supervisor mode
+    p.on_exit(exited(3));
+    ASSERT_NE(p.state(), State::kFatal) << run;
+  }
+  d.advance(10s);
+  p.on_exit(exited(3));
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_EQ(d.spawns, 3);
+  EXPECT_EQ(p.fatal_exit_code(), 1);
+  EXPECT_EQ(p.fatal_reason(), "exit status 3");
+  EXPECT_TRUE(d.logged("gave up: app entered FATAL state, too many start retries too quickly"));
+}
+
+TEST(Process, ARunLongerThanRestartResetClearsTheCount) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startretries = 1;
+  spec.restart_reset = 60s;
+  Process p(spec, d);
+  p.start();
+  for (int i = 0; i < 5; ++i) {
+    d.advance(61s);
+    p.on_exit(exited(1));
+    ASSERT_EQ(p.state(), State::kStarting) << i;
+  }
+  p.on_exit(exited(1));  // right after start: second failure in a row
+  EXPECT_EQ(p.state(), State::kFatal);
+}
+
+TEST(Process, NoRecoveryExitsWithoutRestart) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.autorestart = config::Autorestart::kFalse;
+  Process p(spec, d);
+  p.start();
+  p.on_exit(killed(SIGSEGV));
+  EXPECT_EQ(p.state(), State::kExited);
+  EXPECT_EQ(p.last_exit()->status(), 128 + SIGSEGV);
+  EXPECT_TRUE(d.logged("exited: app (terminated by SIGSEGV; not expected)"));
+  EXPECT_EQ(d.spawns, 1);
+}
+
+TEST(Process, UnexpectedRestartsOnlyOnUnlistedCodes) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.autorestart = config::Autorestart::kUnexpected;
+  spec.exitcodes = {0, 2};
+  Process p(spec, d);
+  p.start();
+  d.advance(2s);
+  p.on_exit(exited(1));
+  EXPECT_EQ(p.state(), State::kStarting);
+  d.advance(2s);
+  p.on_exit(exited(2));
+  EXPECT_EQ(p.state(), State::kExited);
+  EXPECT_TRUE(d.logged("exited: app (exit status 2; expected)"));
+}
+
+TEST(Process, SupervisordRetriesFailedStartsWhateverAutorestartSays) {
+  FakeDriver d;
+  config::ProgramSpec spec;
+  spec.name = "web";
+  spec.argv = {"web"};
+  spec.autorestart = config::Autorestart::kFalse;
+  spec.startretries = 1;
+  Process p(spec, d);
+  p.start();
+  p.on_exit(exited(0));  // before startsecs: a failed start
+  EXPECT_EQ(p.state(), State::kBackoff);
+  d.advance(d.pending_delay());
+  p.on_exit(exited(0));
+  EXPECT_EQ(p.state(), State::kFatal);
+  // After RUNNING, exits do not count and autorestart=false is obeyed.
+  p.start();
+  d.advance(2s);
+  p.on_exit(exited(1));
+  EXPECT_EQ(p.state(), State::kExited);
+}
+
+TEST(Process, StopSendsStopsignalToTheGroupThenKillsAfterStopwaitsecs) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.stopsignal = SIGINT;
+  spec.stopwaitsecs = 10s;
+  Process p(spec, d);
+  p.start();
+  p.stop();
+  EXPECT_EQ(p.state(), State::kStopping);
+  ASSERT_EQ(d.kills.size(), 1u);
+  EXPECT_EQ(d.kills[0].signo, SIGINT);
+  EXPECT_TRUE(d.kills[0].group);
+  d.advance(9s);
+  EXPECT_EQ(d.kills.size(), 1u);
+  d.advance(1s);
+  ASSERT_EQ(d.kills.size(), 2u);
+  EXPECT_EQ(d.kills[1].signo, SIGKILL);
+  EXPECT_TRUE(d.logged("killing 'app' (100) with SIGKILL"));
+  p.on_exit(killed(SIGKILL));
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_TRUE(d.logged("stopped: app (terminated by SIGKILL)"));
+  EXPECT_EQ(d.spawns, 1);
+}
+
+TEST(Process, StopDuringBackoffCancelsTheRestart) {
+  FakeDriver d;
+  Process p(single_command(), d);
+  p.start();
+  p.on_exit(exited(1));
+  ASSERT_EQ(p.state(), State::kBackoff);
+  p.stop();
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_FALSE(d.timer.has_value());
+}
+
+TEST(Process, MissingCommandIsFatalAtOnceWith127) {
+  FakeDriver d;
+  d.spawn_errors.push_back({-1, ENOENT, "vllm: No such file or directory", true});
+  Process p(single_command(), d);
+  p.start();
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_EQ(p.fatal_exit_code(), 127);
+  EXPECT_TRUE(d.logged("spawn error: vllm: No such file or directory"));
+  d.spawn_errors.push_back({-1, EACCES, "x: Permission denied", true});
+  p.start();
+  EXPECT_EQ(p.fatal_exit_code(), 126);
+}
+
+TEST(Process, TransientSpawnErrorsBackOff) {
+  FakeDriver d;
+  d.spawn_errors.push_back({-1, ENOENT, "couldn't chdir to /x: No such file or directory", false});
+  Process p(single_command(), d);
+  p.start();
+  EXPECT_EQ(p.state(), State::kBackoff);
+  d.advance(1s);
+  EXPECT_EQ(p.state(), State::kStarting);
+}
+
+config::SupervisorSpec one_program(config::ProgramSpec program) {
+  config::SupervisorSpec spec;
+  spec.exit_on_fatal = true;
+  spec.programs.push_back(std::move(program));
+  return spec;
+}
+
+TEST(Supervisor, MainProgramStatusBecomesTheExitStatus) {
+  FakeDriver d;
+  auto program = single_command();
+  program.autorestart = config::Autorestart::kFalse;
+  std::optional<Supervisor::Outcome> outcome;
+  Supervisor s(one_program(program), d, [&](const auto& o) { outcome = o; });
+  d.supervisor = &s;
+  s.start_all();
+  EXPECT_FALSE(outcome);
+  s.on_child_exit(100, exited(42));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->exit_code, 42);
+  EXPECT_NE(outcome->failed, nullptr);
+}
+
+TEST(Supervisor, FatalExitsOne) {
+  FakeDriver d;
+  auto program = single_command();
+  program.startretries = 0;
+  std::optional<Supervisor::Outcome> outcome;
+  Supervisor s(one_program(program), d, [&](const auto& o) { outcome = o; });
+  d.supervisor = &s;
+  s.start_all();
+  s.on_child_exit(100, exited(0));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->exit_code, 1);
+}
+
+TEST(Supervisor, RequestedStopEndsWithTheProgramsStatusAndSecondRequestKills) {
+  FakeDriver d;
+  std::optional<Supervisor::Outcome> outcome;
+  Supervisor s(one_program(single_command()), d, [&](const auto& o) { outcome = o; });
+  d.supervisor = &s;
+  s.start_all();
+  s.request_shutdown();
+  EXPECT_FALSE(outcome);
+  EXPECT_EQ(d.kills.back().signo, SIGTERM);
+  s.request_shutdown();
+  EXPECT_EQ(d.kills.back().signo, SIGKILL);
+  EXPECT_FALSE(s.on_child_exit(999, exited(0)));  // an orphan: not a program
+  s.on_child_exit(100, exited(0));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->exit_code, 0);
+  EXPECT_EQ(outcome->failed, nullptr);
+}
+
+TEST(Supervisor, RequestedStopOfASignalledProgramReports128PlusN) {
+  FakeDriver d;
+  std::optional<Supervisor::Outcome> outcome;
+  Supervisor s(one_program(single_command()), d, [&](const auto& o) { outcome = o; });
+  d.supervisor = &s;
+  s.start_all();
+  s.request_shutdown();
+  s.on_child_exit(100, killed(SIGTERM));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->exit_code, 143);
+}
+
+TEST(Supervisor, ForwardsSignalsToTheMainProgram) {
+  FakeDriver d;
+  Supervisor s(one_program(single_command()), d, [](const auto&) {});
+  d.supervisor = &s;
+  s.start_all();
+  s.forward_signal(SIGUSR1);
+  ASSERT_EQ(d.kills.size(), 1u);
+  EXPECT_EQ(d.kills[0].signo, SIGUSR1);
+  EXPECT_EQ(d.kills[0].pid, 100);
+  EXPECT_FALSE(d.kills[0].group);
+}
+
+}  // namespace
+}  // namespace podvisor::core
