@@ -1,0 +1,137 @@
+// Drives the built podvisor binary as a user would: chosen argv and environment, stdin from
+// /dev/null, stdout and stderr captured apart, signals, and waits that are always bounded and
+// always wait for an event (output, exit), never for a fixed time.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace e2e {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Generous: CI runs the suite two at a time on two cores, and under ASan.
+inline constexpr std::chrono::milliseconds kTimeout = 20s;
+
+// Path of the podvisor binary under test and of tests/e2e/data.
+std::string podvisor_binary();
+std::string data_path(std::string_view name);
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
+
+struct Options {
+  // argv[0] included. The program run is `exe` when set, else argv[0] looked up in PATH.
+  std::vector<std::string> argv;
+  std::string exe;
+  // Added to (or, with nullopt, removed from) the inherited environment. The inherited
+  // variables podvisor reads (PROCESS_*, LOG_LEVEL, SUPERVISOR_*, PYTHONUNBUFFERED) are
+  // always removed first, so a test sees only what it sets.
+  std::map<std::string, std::optional<std::string>> env;
+  std::string cwd;
+};
+
+// Shorthand: podvisor ARGS... (argv[0] is the binary's path).
+Options podvisor(std::vector<std::string> args,
+                 std::map<std::string, std::optional<std::string>> env = {});
+
+// One started process (podvisor, or unshare running podvisor) with captured output.
+class Child {
+ public:
+  explicit Child(const Options& options);
+  ~Child();  // kills what is still running below it, so a failed test leaves nothing behind
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+  bool exited() const { return exited_; }
+
+  void signal(int signo);
+
+  // Reads output until pred() holds, the process has exited with its pipes drained (pred can
+  // no longer become true), or the timeout passes. Returns whether pred() held.
+  bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = kTimeout);
+  bool wait_stdout(std::string_view text, std::chrono::milliseconds timeout = kTimeout);
+  bool wait_stderr(std::string_view text, std::chrono::milliseconds timeout = kTimeout);
+
+  // Waits for the exit and returns the status as a shell reports it (128+N for signal N);
+  // nullopt on timeout, after killing the process and everything below it.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout = kTimeout);
+
+  // For failure messages: the captured output.
+  std::string describe() const;
+
+ private:
+  // One round of poll: reads what is available, notices the exit. Returns false once
+  // nothing more can happen (exited and pipes at end of file or drained).
+  bool pump(std::chrono::milliseconds max_wait);
+  void read_available(int& fd, std::string& sink);
+  void check_exit();
+  void kill_everything();
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  bool exited_ = false;
+  int wait_status_ = 0;
+  std::string out_;
+  std::string err_;
+};
+
+// Runs to completion (bounded); the test fails on timeout.
+struct Result {
+  std::optional<int> code;  // nullopt: timed out
+  std::string out;
+  std::string err;
+  std::string describe() const;
+};
+Result run(const Options& options, std::chrono::milliseconds timeout = kTimeout);
+
+// --- /proc helpers ---
+
+// pid's state letter from /proc/PID/stat ('R', 'S', 'Z', ...), nullopt if it does not exist.
+std::optional<char> process_state(pid_t pid);
+// Live (non-zombie) processes below pid, from /proc.
+std::vector<pid_t> descendants(pid_t pid);
+// Direct children of pid, from /proc.
+std::vector<pid_t> children(pid_t pid);
+// /proc/PID/comm without the newline, empty if gone.
+std::string process_name(pid_t pid);
+
+// --- small utilities ---
+
+size_t count(std::string_view haystack, std::string_view needle);
+std::vector<std::string> lines(std::string_view text);
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, std::string_view data, mode_t mode = 0644);
+bool exists(const std::string& path);
+// Single-quotes text for sh.
+std::string shell_quote(std::string_view text);
+
+// Whether `unshare --pid --fork --mount-proc` works here; the reason when it does not.
+std::optional<std::string> unshare_unavailable();
+
+}  // namespace e2e
