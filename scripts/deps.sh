@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libboost-dev libfmt-dev libcli11-dev nlohmann-json3-dev libpugixml-dev
   libgtest-dev googletest
-  python3 procps util-linux busybox-static
+  python3 procps util-linux busybox-static file
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(supervisor tini)
