@@ -19,6 +19,7 @@
 //       restart_ns   first child's crash -> second child's exec      (--restart)
 //       relay_ns, relay_bytes   first output write -> last write returned (--relay)
 //       rss_kb       VmRSS of the supervisor process                  (--rss)
+//       rss_after_idle_kb  VmRSS again at the end of the idle window (--rss --idle-seconds)
 //       wakeups      voluntary + nonvoluntary context switches of the supervisor over the
 //                    idle window, summed over its threads            (--idle-seconds N)
 //       term_ns      SIGTERM sent -> supervisor exited (pidfd)       (--term)
@@ -240,6 +241,13 @@ static int sup_pidfd = -1;
 static int sup_exited;
 static int sup_status;
 
+// SIGINT/SIGTERM/SIGHUP to the harness: stop waiting, clean up, exit 1.
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int signo) {
+  (void)signo;
+  interrupted = 1;
+}
+
 static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 static void note_exit_if_any(void) {
@@ -264,7 +272,7 @@ static int wait_until(int (*pred)(void), int64_t deadline) {
       return pred() ? 1 : -1;
     }
     const int64_t left = deadline - now_ns();
-    if (left <= 0) return 0;
+    if (left <= 0 || interrupted) return 0;
     struct pollfd p[2] = {{fifo_fd, POLLIN, 0}, {sup_pidfd, POLLIN, 0}};
     int timeout_ms = (int)(left / 1000000) + 1;
     if (sup_pidfd < 0) timeout_ms = timeout_ms > 5 ? 5 : timeout_ms;  // no pidfd: poll
@@ -499,6 +507,12 @@ static int run_main(int argc, char** argv) {
     }
   }
   if (!fifo || i >= argc) die("usage: stamp run --fifo PATH [OPTIONS] -- SUPERVISOR [ARGS...]");
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_interrupt;  // no SA_RESTART: poll() returns EINTR
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
   char** cmd = argv + i;
   const int64_t timeout = (int64_t)timeout_ms * 1000000;
 
@@ -541,14 +555,14 @@ static int run_main(int argc, char** argv) {
   // 1. Start: the first child's exec.
   want_execs = 1;
   int r = wait_until(pred_execs, now_ns() + timeout);
-  if (r == 0) return fail("timeout waiting for the child's exec");
+  if (r == 0) return fail(interrupted ? "interrupted" : "timeout waiting for the child's exec");
   if (r < 0) return fail("supervisor exited before the child's exec");
   const struct event* first = nth_kind("exec", 0);
   printf("start_ns=%lld\n", (long long)(first->ns - *t_start));
 
   if (restart) {
     r = wait_until(pred_restart, now_ns() + timeout);
-    if (r == 0) return fail("timeout waiting for the restart");
+    if (r == 0) return fail(interrupted ? "interrupted" : "timeout waiting for the restart");
     if (r < 0) return fail("supervisor exited before the restart");
     const struct event* crash = nth_kind("crash", 0);
     const struct event* again = nth_kind("exec", 1);
@@ -557,7 +571,9 @@ static int run_main(int argc, char** argv) {
 
   if (relay) {
     r = wait_until(pred_done, now_ns() + timeout);
-    if (r == 0) return fail("timeout waiting for the output to be written");
+    if (r == 0) {
+      return fail(interrupted ? "interrupted" : "timeout waiting for the output to be written");
+    }
     if (r < 0 && !pred_done()) return fail("supervisor exited before the output was written");
     if (count_kind("fail")) return fail("producer's write failed");
     const struct event* begin = nth_kind("begin", 0);
@@ -570,6 +586,7 @@ static int run_main(int argc, char** argv) {
     // Sleep, but notice a supervisor that dies meanwhile.
     want_execs = 1000;
     wait_until(pred_execs, now_ns() + (int64_t)settle_ms * 1000000);
+    if (interrupted) return fail("interrupted");
     note_exit_if_any();
     if (sup_exited && !relay) return fail("supervisor exited while settling");
   }
@@ -582,10 +599,12 @@ static int run_main(int argc, char** argv) {
     want_execs = 1000;
     wait_until(pred_execs, now_ns() + (int64_t)(idle_seconds * 1e9));
     note_exit_if_any();
+    if (interrupted) return fail("interrupted");
     if (sup_exited) return fail("supervisor exited during the idle window");
     const long after = context_switches(sup_pid, &threads);
     printf("wakeups=%ld\nthreads=%d\nchildren_started=%d\n", after - before, threads,
            count_kind("exec"));
+    if (rss) printf("rss_after_idle_kb=%ld\n", read_status_field(sup_pid, NULL, "VmRSS"));
   }
 
   if (term) {
@@ -599,14 +618,14 @@ static int run_main(int argc, char** argv) {
       for (;;) {
         struct pollfd p = {sup_pidfd, POLLIN, 0};
         const int64_t left = deadline - now_ns();
-        if (left <= 0) break;
+        if (left <= 0 || interrupted) break;
         if (poll(&p, 1, (int)(left / 1000000) + 1) > 0) {
           t1 = now_ns();
           break;
         }
       }
     } else {
-      while (now_ns() < deadline) {
+      while (now_ns() < deadline && !interrupted) {
         note_exit_if_any();
         if (sup_exited) {
           t1 = now_ns();
@@ -615,7 +634,10 @@ static int run_main(int argc, char** argv) {
         sleep_ns(100000);
       }
     }
-    if (!t1) return fail("timeout waiting for the supervisor to exit after SIGTERM");
+    if (!t1) {
+      return fail(interrupted ? "interrupted"
+                              : "timeout waiting for the supervisor to exit after SIGTERM");
+    }
     note_exit_if_any();
     printf("term_ns=%lld\n", (long long)(t1 - t0));
   }

@@ -33,6 +33,8 @@ constexpr size_t kReadBuffer = 128 * 1024;
 constexpr size_t kReportLines = 20;
 // After the programs are gone, leftover descendants get SIGTERM, this long, then SIGKILL.
 constexpr auto kLeftoverGrace = std::chrono::milliseconds(1500);
+// At exit, how long podvisor waits for a slow reader to take the output still queued.
+constexpr auto kFlushLimit = std::chrono::seconds(30);
 
 struct ProgramIo {
   explicit ProgramIo(asio::io_context& io) : timer(io) {}
@@ -67,6 +69,8 @@ class Runtime final : public core::ProcessDriver {
     for (auto& [p, io] : programs_) {
       for (auto& relay : io->relays) relay.drain();
     }
+    stdout_sink_.flush(kFlushLimit);
+    stderr_sink_.flush(kFlushLimit);
     report();
     const int status = outcome_ ? outcome_->exit_code : 2;
     log(LogLevel::kInfo, fmt::format("podvisor exiting with status {}", status));
@@ -105,10 +109,10 @@ class Runtime final : public core::ProcessDriver {
       ::close(out->write);
       ::close(err->write);
       if (result.pid > 0) {
-        io.relays.emplace_back(io_, out->read, STDOUT_FILENO,
+        io.relays.emplace_back(io_, out->read, &stdout_sink_,
                                std::vector<output::RingBuffer*>{&io.out, &io.combined}, buffer_);
         io.relays.back().start();
-        io.relays.emplace_back(io_, err->read, STDERR_FILENO,
+        io.relays.emplace_back(io_, err->read, &stderr_sink_,
                                std::vector<output::RingBuffer*>{&io.err, &io.combined}, buffer_);
         io.relays.back().start();
       } else {
@@ -270,6 +274,8 @@ class Runtime final : public core::ProcessDriver {
   RuntimeOptions options_;
   core::Logger& log_;
   asio::io_context io_;
+  output::OutputSink stdout_sink_{io_, STDOUT_FILENO};
+  output::OutputSink stderr_sink_{io_, STDERR_FILENO};
   os::SignalFd signals_;
   asio::posix::stream_descriptor signal_stream_;
   std::vector<char> buffer_;

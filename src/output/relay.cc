@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <system_error>
 
-#include "core/log.h"
 
 namespace podvisor::output {
 
@@ -18,9 +17,9 @@ Pipe make_pipe() {
   return {fds[0], fds[1]};
 }
 
-PipeRelay::PipeRelay(boost::asio::io_context& io, int read_fd, int sink_fd,
+PipeRelay::PipeRelay(boost::asio::io_context& io, int read_fd, OutputSink* sink,
                      std::vector<RingBuffer*> rings, std::vector<char>& buffer)
-    : stream_(io, read_fd), sink_fd_(sink_fd), rings_(std::move(rings)), buffer_(buffer) {
+    : stream_(io, read_fd), sink_(sink), rings_(std::move(rings)), buffer_(buffer) {
   stream_.non_blocking(true);
 }
 
@@ -32,8 +31,19 @@ void PipeRelay::wait() {
                        if (ec) return;
                        // Bounded work per wake-up keeps one noisy program from starving
                        // the loop; the pipe stays readable, so the next wait fires at once.
-                       for (int i = 0; i < 16 && read_once();) ++i;
-                       if (open()) wait();
+                       for (int i = 0; i < 16 && !(sink_ && sink_->congested()) && read_once();) {
+                         ++i;
+                       }
+                       if (!open()) return;
+                       if (sink_ && sink_->congested()) {
+                         // Backpressure: the program blocks on its full pipe until the
+                         // reader of podvisor's output catches up.
+                         sink_->when_drained([this, alive = std::weak_ptr<bool>(alive_)] {
+                           if (auto a = alive.lock(); a && *a && open()) wait();
+                         });
+                         return;
+                       }
+                       wait();
                      });
 }
 
@@ -43,8 +53,7 @@ bool PipeRelay::read_once() {
   if (n > 0) {
     const std::string_view data(buffer_.data(), static_cast<size_t>(n));
     for (auto* ring : rings_) ring->append(data);
-    // A closed or broken stdout must not stop supervision; the rings still hold the output.
-    if (sink_fd_ >= 0 && !core::write_all(sink_fd_, data)) sink_fd_ = -1;
+    if (sink_) sink_->write(data);
     return true;
   }
   if (n < 0 && (errno == EINTR)) return true;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "output/ring.h"
+#include "output/sink.h"
 
 namespace podvisor::output {
 
@@ -22,20 +23,25 @@ Pipe make_pipe();
 
 class PipeRelay {
  public:
-  // Takes ownership of read_fd. sink_fd -1 keeps output only in the rings.
-  PipeRelay(boost::asio::io_context& io, int read_fd, int sink_fd, std::vector<RingBuffer*> rings,
-            std::vector<char>& buffer);
+  // Takes ownership of read_fd. A null sink keeps output only in the rings.
+  PipeRelay(boost::asio::io_context& io, int read_fd, OutputSink* sink,
+            std::vector<RingBuffer*> rings, std::vector<char>& buffer);
   void start();
   // Reads until the pipe is empty; closes it at end of file.
   void drain();
   bool open() const { return stream_.is_open(); }
+  ~PipeRelay() { *alive_ = false; }
+  PipeRelay(const PipeRelay&) = delete;
+  PipeRelay& operator=(const PipeRelay&) = delete;
 
  private:
   void wait();
   bool read_once();  // false when nothing more can be read now
 
   boost::asio::posix::stream_descriptor stream_;
-  int sink_fd_;
+  OutputSink* sink_;
+  // The sink may call back after this relay is gone; the callback checks this first.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<RingBuffer*> rings_;
   std::vector<char>& buffer_;  // shared by every relay: one loop, one read at a time
 };

@@ -31,10 +31,6 @@ namespace {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-// The test process adopts whatever podvisor leaves behind when it exits (instead of the
-// machine's init), so a test can see leftovers and always clean them up.
-const bool kSubreaper = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
-
 // Pids of the Child objects alive in this process: not strays.
 std::set<pid_t>& live_children() {
   static std::set<pid_t> pids;
@@ -100,7 +96,11 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   nftw(
       path_.c_str(),
-      [](const char* p, const struct stat*, int, FTW*) { return ::remove(p) == 0 ? 0 : 0; }, 16,
+      [](const char* p, const struct stat*, int, FTW*) {
+        ::remove(p);
+        return 0;
+      },
+      16,
       FTW_DEPTH | FTW_PHYS);
 }
 
@@ -117,7 +117,9 @@ Options podvisor(std::vector<std::string> args,
 }
 
 Child::Child(const Options& options) {
-  (void)kSubreaper;
+  // The test process adopts whatever podvisor leaves behind when it exits (instead of the
+  // machine's init), so a test can see leftovers and always clean them up.
+  static const bool subreaper [[maybe_unused]] = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
   if (options.argv.empty()) throw std::invalid_argument("empty argv");
 
   std::map<std::string, std::string> env;

@@ -1,0 +1,49 @@
+// podvisor's own stdout or stderr as a destination that never blocks the event loop: what
+// the reader cannot take now is queued, and sources pause while the queue is long, so a
+// stalled log reader slows the programs down instead of freezing supervision.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace podvisor::output {
+
+class OutputSink {
+ public:
+  OutputSink(boost::asio::io_context& io, int fd);
+  ~OutputSink();
+  OutputSink(const OutputSink&) = delete;
+  OutputSink& operator=(const OutputSink&) = delete;
+
+  void write(std::string_view data);
+  // Above the high-water mark: sources should stop reading until `when_drained` fires.
+  bool congested() const { return queue_.size() - sent_ >= kHighWater; }
+  void when_drained(std::function<void()> resume);
+  // At exit: waits, up to `limit`, until everything queued has been written.
+  void flush(std::chrono::milliseconds limit);
+
+ private:
+  static constexpr size_t kHighWater = 1 << 20;
+  // Writes as much as the reader takes now; false on a broken destination.
+  bool write_some(std::string_view& data);
+  void wait_writable();
+  void compact();
+
+  int fd_;
+  enum class Mode { kBlocking, kNonBlocking, kSocket } mode_ = Mode::kBlocking;
+  std::optional<boost::asio::posix::stream_descriptor> stream_;  // kNonBlocking: own reopened fd
+  std::string queue_;
+  size_t sent_ = 0;  // bytes at the front of queue_ already written
+  bool waiting_ = false;
+  bool broken_ = false;
+  std::vector<std::function<void()>> paused_;
+};
+
+}  // namespace podvisor::output
