@@ -1,5 +1,6 @@
 #include "cli/runtime.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "core/process.h"
 #include "core/report.h"
@@ -61,7 +60,8 @@ class Runtime final : public core::ProcessDriver {
 
   int run() {
     os::become_subreaper();
-    log(LogLevel::kInfo, fmt::format("podvisor {} started with pid {}", PODVISOR_VERSION, getpid()));
+    log(LogLevel::kInfo,
+        fmt::format("podvisor {} started with pid {}", PODVISOR_VERSION, getpid()));
     wait_signals();
     supervisor_.start_all();
     if (!outcome_) io_.run();
@@ -127,8 +127,8 @@ class Runtime final : public core::ProcessDriver {
     if (pid <= 0) return;
     if (group && ::kill(-pid, signo) == 0) return;
     if (::kill(pid, signo) != 0 && errno != ESRCH) {
-      log(LogLevel::kWarn, fmt::format("kill({}, {}): {}", pid, config::signal_name(signo),
-                                       std::strerror(errno)));
+      log(LogLevel::kWarn,
+          fmt::format("kill({}, {}): {}", pid, config::signal_name(signo), std::strerror(errno)));
     }
   }
 
@@ -145,8 +145,8 @@ class Runtime final : public core::ProcessDriver {
   void log(LogLevel level, std::string line) override { log_.log(level, line); }
 
   void state_changed(core::Process& p, core::State from) override {
-    log(LogLevel::kDebug, fmt::format("{}: {} -> {}", p.name(), core::to_string(from),
-                                      core::to_string(p.state())));
+    log(LogLevel::kDebug,
+        fmt::format("{}: {} -> {}", p.name(), core::to_string(from), core::to_string(p.state())));
     supervisor_.on_state_changed(p, from);
   }
 
@@ -175,8 +175,8 @@ class Runtime final : public core::ProcessDriver {
       case SIGTERM:
       case SIGINT:
       case SIGQUIT:
-        log(LogLevel::kWarn, fmt::format("received {} indicating exit request",
-                                          config::signal_name(sig)));
+        log(LogLevel::kWarn,
+            fmt::format("received {} indicating exit request", config::signal_name(sig)));
         supervisor_.request_shutdown();
         break;
       default:
@@ -224,7 +224,7 @@ class Runtime final : public core::ProcessDriver {
       if (!killed && (Clock::now() >= deadline || escalation_requested())) {
         killed = true;
         log(LogLevel::kWarn, fmt::format("sending SIGKILL to {} leftover process(es)",
-                                          os::signal_descendants(self, SIGKILL)));
+                                         os::signal_descendants(self, SIGKILL)));
       }
       if (Clock::now() >= hard_deadline) {
         log(LogLevel::kError, "leftover processes survived SIGKILL; giving up waiting");
@@ -261,7 +261,8 @@ class Runtime final : public core::ProcessDriver {
                : p.last_exit()                  ? core::describe_exit(*p.last_exit())
                                                 : "unknown";
     if (p.started_at() != Clock::time_point{} && p.exited_at() >= p.started_at()) {
-      r.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(p.exited_at() - p.started_at());
+      r.uptime =
+          std::chrono::duration_cast<std::chrono::milliseconds>(p.exited_at() - p.started_at());
     }
     r.restarts = p.restarts();
     if (auto it = programs_.find(&p); it != programs_.end()) {

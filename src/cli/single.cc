@@ -1,13 +1,12 @@
 #include "cli/single.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "cli/runtime.h"
 #include "config/env.h"
@@ -100,11 +99,12 @@ int standard_supervisor_main(int argc, char** argv) {
 }
 
 int podvisor_main(int argc, char** argv) {
-  CLI::App app{"podvisor: PID 1 and process supervisor for GPU model-serving containers.\n\n"
-               "Runs CMD as program 'app': restarts it when it exits (with growing delays),\n"
-               "exits 1 when restarts run out, relays every byte of its output, forwards\n"
-               "signals, reaps every child and leaves no process behind.",
-               "podvisor"};
+  CLI::App app{
+      "podvisor: PID 1 and process supervisor for GPU model-serving containers.\n\n"
+      "Runs CMD as program 'app': restarts it when it exits (with growing delays),\n"
+      "exits 1 when restarts run out, relays every byte of its output, forwards\n"
+      "signals, reaps every child and leaves no process behind.",
+      "podvisor"};
   app.footer(kEnvironmentHelp);
   app.formatter(std::make_shared<PodvisorFormatter>());
   app.prefix_command();
@@ -112,7 +112,8 @@ int podvisor_main(int argc, char** argv) {
   config::CommandLine cli;
   std::string log_level, max_retries;
   bool no_restart = false;
-  app.add_option("--log-level", log_level, "debug, info, warn, error or critical (overrides LOG_LEVEL)");
+  app.add_option("--log-level", log_level,
+                 "debug, info, warn, error or critical (overrides LOG_LEVEL)");
   app.add_option("--max-retries", max_retries,
                  "restarts allowed before exiting 1, 0-100 (overrides PROCESS_MAX_START_RETRIES)");
   app.add_flag("--no-restart", no_restart,

@@ -9,13 +9,13 @@ namespace podvisor::config {
 namespace {
 
 const std::vector<std::string_view> kProgramKeys = {
-    "command", "process_name", "numprocs", "numprocs_start", "priority", "autostart",
-    "startsecs", "startretries", "autorestart", "exitcodes", "stopsignal", "stopwaitsecs",
-    "stopasgroup", "killasgroup", "user", "redirect_stderr", "stdout_logfile",
-    "stdout_logfile_maxbytes", "stdout_logfile_backups", "stdout_capture_maxbytes",
-    "stdout_events_enabled", "stdout_syslog", "stderr_logfile", "stderr_logfile_maxbytes",
-    "stderr_logfile_backups", "stderr_capture_maxbytes", "stderr_events_enabled",
-    "stderr_syslog", "environment", "directory", "umask", "serverurl",
+    "command", "process_name", "numprocs", "numprocs_start", "priority", "autostart", "startsecs",
+    "startretries", "autorestart", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup",
+    "killasgroup", "user", "redirect_stderr", "stdout_logfile", "stdout_logfile_maxbytes",
+    "stdout_logfile_backups", "stdout_capture_maxbytes", "stdout_events_enabled", "stdout_syslog",
+    "stderr_logfile", "stderr_logfile_maxbytes", "stderr_logfile_backups",
+    "stderr_capture_maxbytes", "stderr_events_enabled", "stderr_syslog", "environment", "directory",
+    "umask", "serverurl",
     // podvisor's own keys (SPEC §3)
     "ready", "ready_timeout", "ready_interval", "ready_status", "depends_on", "oneshot", "live",
     "live_interval", "live_failures", "restart_reset", "backoff_max", "main", "gpu_free_memory",
@@ -38,8 +38,8 @@ const std::vector<std::string_view> kNoKeys = {};
 
 // The program keys single-command mode applies; the rest of the known keys are warned about.
 const std::vector<std::string_view> kSingleProgramKeys = {
-    "startsecs", "startretries", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup",
-    "exitcodes", "autorestart", "environment", "directory", "restart_reset", "backoff_max"};
+    "startsecs", "startretries", "stopsignal",  "stopwaitsecs", "stopasgroup",   "killasgroup",
+    "exitcodes", "autorestart",  "environment", "directory",    "restart_reset", "backoff_max"};
 const std::vector<std::string_view> kSingleSupervisordKeys = {"loglevel", "environment"};
 
 bool contains(const std::vector<std::string_view>& keys, std::string_view key) {
@@ -184,12 +184,12 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
       if (key == "loglevel") set([&](auto v) { spec.loglevel = parse_loglevel(v); });
       if (key == "environment") set([&](auto v) { spec.environment = parse_environment(v); });
     } else if (o.section.empty()) {
-      warnings.push_back(fmt::format("{}: unknown setting (no known section and key), ignored",
-                                     o.variable));
+      warnings.push_back(
+          fmt::format("{}: unknown setting (no known section and key), ignored", o.variable));
     } else if (o.section.starts_with("program:") && o.section != "program:app") {
-      warnings.push_back(fmt::format(
-          "{}: no program '{}' in single-command mode (the command is 'app'), ignored",
-          o.variable, o.section.substr(8)));
+      warnings.push_back(
+          fmt::format("{}: no program '{}' in single-command mode (the command is 'app'), ignored",
+                      o.variable, o.section.substr(8)));
     } else {
       warnings.push_back(fmt::format("{}: [{}] {} is not used in single-command mode, ignored",
                                      o.variable, o.section, o.key));
@@ -200,7 +200,8 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   }
   if (program.stopasgroup && !program.killasgroup) {
     throw EnvError(fmt::format(
-        "invalid {}: stopasgroup=true needs killasgroup=true (a stopped group must also be killable)",
+        "invalid {}: stopasgroup=true needs killasgroup=true (a stopped group must also be "
+        "killable)",
         killasgroup_set ? "SUPERVISOR_PROGRAM__APP_KILLASGROUP=false"
                         : (stopasgroup_set ? "SUPERVISOR_PROGRAM__APP_STOPASGROUP" : "setting")));
   }

@@ -13,19 +13,20 @@ namespace podvisor::config {
 namespace {
 
 constexpr std::array<std::pair<std::string_view, int>, 31> kSignals{{
-    {"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},     {"BUS", SIGBUS},     {"FPE", SIGFPE},
-    {"KILL", SIGKILL},     {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
-    {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},     {"TERM", SIGTERM},   {"STKFLT", SIGSTKFLT},
-    {"CHLD", SIGCHLD},     {"CONT", SIGCONT},     {"STOP", SIGSTOP},   {"TSTP", SIGTSTP},
-    {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},     {"URG", SIGURG},     {"XCPU", SIGXCPU},
-    {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH},
-    {"IO", SIGIO},         {"PWR", SIGPWR},       {"SYS", SIGSYS},
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},
+    {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+    {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},
+    {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+    {"IO", SIGIO},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
 }};
 
 std::string upper(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
   return out;
 }
 
@@ -33,7 +34,8 @@ std::string upper(std::string_view text) {
 
 std::string to_lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -74,8 +76,8 @@ int parse_signal(std::string_view text) {
   for (const auto& [n, num] : kSignals) {
     if (n == name) return num;
   }
-  throw ValueError(fmt::format("'{}' is not a signal name (TERM, SIGINT, HUP, QUIT, KILL, USR1, ...)",
-                               text));
+  throw ValueError(
+      fmt::format("'{}' is not a signal name (TERM, SIGINT, HUP, QUIT, KILL, USR1, ...)", text));
 }
 
 std::string signal_name(int signo) {
@@ -114,9 +116,12 @@ Autorestart parse_autorestart(std::string_view text) {
 
 std::string_view to_string(Autorestart a) {
   switch (a) {
-    case Autorestart::kFalse: return "false";
-    case Autorestart::kTrue: return "true";
-    case Autorestart::kUnexpected: return "unexpected";
+    case Autorestart::kFalse:
+      return "false";
+    case Autorestart::kTrue:
+      return "true";
+    case Autorestart::kUnexpected:
+      return "unexpected";
   }
   return "?";
 }
@@ -128,16 +133,22 @@ LogLevel parse_loglevel(std::string_view text) {
   if (v == "warn" || v == "warning") return LogLevel::kWarn;
   if (v == "error") return LogLevel::kError;
   if (v == "critical") return LogLevel::kCritical;
-  throw ValueError(fmt::format("'{}' is not a log level (debug, info, warn, error, critical)", text));
+  throw ValueError(
+      fmt::format("'{}' is not a log level (debug, info, warn, error, critical)", text));
 }
 
 std::string_view to_string(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "DEBG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarn: return "WARN";
-    case LogLevel::kError: return "ERRO";
-    case LogLevel::kCritical: return "CRIT";
+    case LogLevel::kDebug:
+      return "DEBG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarn:
+      return "WARN";
+    case LogLevel::kError:
+      return "ERRO";
+    case LogLevel::kCritical:
+      return "CRIT";
   }
   return "?";
 }
@@ -149,7 +160,8 @@ std::map<std::string, std::string> parse_environment(std::string_view text) {
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
   };
   auto fail = [&](std::string_view why) {
-    return ValueError(fmt::format("'{}' is not a KEY=value list ({} at character {})", text, why, i + 1));
+    return ValueError(
+        fmt::format("'{}' is not a KEY=value list ({} at character {})", text, why, i + 1));
   };
   skip_ws();
   while (i < text.size()) {

@@ -1,12 +1,11 @@
 #include "core/log.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace podvisor::core {
 

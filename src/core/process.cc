@@ -1,12 +1,11 @@
 #include "core/process.h"
 
+#include <fmt/format.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-
-#include <fmt/format.h>
 
 #include "core/report.h"
 
@@ -16,14 +15,22 @@ using config::LogLevel;
 
 std::string_view to_string(State s) {
   switch (s) {
-    case State::kStopped: return "STOPPED";
-    case State::kStarting: return "STARTING";
-    case State::kRunning: return "RUNNING";
-    case State::kBackoff: return "BACKOFF";
-    case State::kStopping: return "STOPPING";
-    case State::kExited: return "EXITED";
-    case State::kFatal: return "FATAL";
-    case State::kUnknown: return "UNKNOWN";
+    case State::kStopped:
+      return "STOPPED";
+    case State::kStarting:
+      return "STARTING";
+    case State::kRunning:
+      return "RUNNING";
+    case State::kBackoff:
+      return "BACKOFF";
+    case State::kStopping:
+      return "STOPPING";
+    case State::kExited:
+      return "EXITED";
+    case State::kFatal:
+      return "FATAL";
+    case State::kUnknown:
+      return "UNKNOWN";
   }
   return "UNKNOWN";
 }
@@ -166,9 +173,15 @@ void Process::on_exit(int wait_status) {
 
   bool restart = false;
   switch (spec_.autorestart) {
-    case config::Autorestart::kTrue: restart = true; break;
-    case config::Autorestart::kFalse: restart = false; break;
-    case config::Autorestart::kUnexpected: restart = !expected; break;
+    case config::Autorestart::kTrue:
+      restart = true;
+      break;
+    case config::Autorestart::kFalse:
+      restart = false;
+      break;
+    case config::Autorestart::kUnexpected:
+      restart = !expected;
+      break;
   }
   // supervisord retries a failed start (an exit before startsecs) whatever autorestart says.
   if (!spec_.count_every_exit && !was_up) restart = true;
@@ -200,9 +213,10 @@ void Process::schedule_restart(bool was_up) {
       spec_.backoff_max, std::chrono::seconds(1LL << std::min(backoff_step_, 30)));
   ++backoff_step_;
   set_state(State::kBackoff);
-  driver_.log(LogLevel::kDebug,
-              fmt::format("{} restarts in {}", name(),
-                          format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(delay))));
+  driver_.log(
+      LogLevel::kDebug,
+      fmt::format("{} restarts in {}", name(),
+                  format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(delay))));
   driver_.arm_timer(*this, delay);
 }
 

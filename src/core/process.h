@@ -14,14 +14,22 @@ namespace podvisor::core {
 
 using Clock = std::chrono::steady_clock;
 
-enum class State { kStopped = 0, kStarting = 10, kRunning = 20, kBackoff = 30, kStopping = 40,
-                   kExited = 100, kFatal = 200, kUnknown = 1000 };
+enum class State {
+  kStopped = 0,
+  kStarting = 10,
+  kRunning = 20,
+  kBackoff = 30,
+  kStopping = 40,
+  kExited = 100,
+  kFatal = 200,
+  kUnknown = 1000
+};
 std::string_view to_string(State s);
 
 // How a run ended, from a wait status.
 struct ExitInfo {
   bool signaled = false;
-  int code = 0;    // exit status, or the signal number when signaled
+  int code = 0;  // exit status, or the signal number when signaled
   int status() const { return signaled ? 128 + code : code; }  // as a shell reports it
   static ExitInfo from_wait_status(int wait_status);
 };
@@ -34,8 +42,8 @@ class ProcessDriver {
  public:
   struct Spawned {
     pid_t pid = -1;
-    int error = 0;        // errno when the spawn failed
-    std::string message;  // "vllm: No such file or directory"
+    int error = 0;           // errno when the spawn failed
+    std::string message;     // "vllm: No such file or directory"
     bool permanent = false;  // command missing or not executable: retrying cannot help
   };
   virtual ~ProcessDriver() = default;

@@ -1,8 +1,8 @@
 #include "core/report.h"
 
-#include <csignal>
-
 #include <fmt/format.h>
+
+#include <csignal>
 
 #include "config/values.h"
 
@@ -11,18 +11,26 @@ namespace podvisor::core {
 std::string describe_exit(const ExitInfo& e) {
   if (!e.signaled) {
     switch (e.code) {
-      case 126: return "exit status 126 (command found but not executable)";
-      case 127: return "exit status 127 (command not found)";
-      default: return fmt::format("exit status {}", e.code);
+      case 126:
+        return "exit status 126 (command found but not executable)";
+      case 127:
+        return "exit status 127 (command not found)";
+      default:
+        return fmt::format("exit status {}", e.code);
     }
   }
   const auto name = config::signal_name(e.code);
   switch (e.code) {
-    case SIGKILL: return fmt::format("killed by {} (out of memory?)", name);
-    case SIGSEGV: return fmt::format("killed by {} (segmentation fault)", name);
-    case SIGABRT: return fmt::format("killed by {} (aborted)", name);
-    case SIGBUS: return fmt::format("killed by {} (bus error)", name);
-    default: return fmt::format("killed by {}", name);
+    case SIGKILL:
+      return fmt::format("killed by {} (out of memory?)", name);
+    case SIGSEGV:
+      return fmt::format("killed by {} (segmentation fault)", name);
+    case SIGABRT:
+      return fmt::format("killed by {} (aborted)", name);
+    case SIGBUS:
+      return fmt::format("killed by {} (bus error)", name);
+    default:
+      return fmt::format("killed by {}", name);
   }
 }
 

@@ -10,8 +10,8 @@ namespace podvisor::os {
 sigset_t handled_signals() {
   sigset_t set;
   sigfillset(&set);
-  for (int s : {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS,
-                SIGPIPE}) {
+  for (int s :
+       {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS, SIGPIPE}) {
     sigdelset(&set, s);
   }
   return set;

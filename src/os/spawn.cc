@@ -1,6 +1,7 @@
 #include "os/spawn.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,8 +10,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "os/signals.h"
 
@@ -30,11 +29,16 @@ enum Step { kStepChdir = 1, kStepPgid, kStepTerminal, kStepDup, kStepExec };
 
 const char* step_text(int step) {
   switch (step) {
-    case kStepChdir: return "chdir";
-    case kStepPgid: return "setpgid";
-    case kStepTerminal: return "tcsetpgrp";
-    case kStepDup: return "dup2";
-    default: return "exec";
+    case kStepChdir:
+      return "chdir";
+    case kStepPgid:
+      return "setpgid";
+    case kStepTerminal:
+      return "tcsetpgrp";
+    case kStepDup:
+      return "dup2";
+    default:
+      return "exec";
   }
 }
 
@@ -188,8 +192,8 @@ SpawnResult spawn(const SpawnRequest& request) {
     result.error = failure.error;
     if (failure.step == kStepExec) {
       result.message = fmt::format("{}: {}", request.argv[0], std::strerror(failure.error));
-      result.command_unusable = failure.error == ENOENT || failure.error == EACCES ||
-                                failure.error == ENOEXEC;
+      result.command_unusable =
+          failure.error == ENOENT || failure.error == EACCES || failure.error == ENOEXEC;
     } else if (failure.step == kStepChdir) {
       result.message =
           fmt::format("couldn't chdir to {}: {}", request.directory, std::strerror(failure.error));

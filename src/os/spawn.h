@@ -17,13 +17,13 @@ struct SpawnRequest {
   std::string directory;         // "" keeps podvisor's
   int stdout_fd = -1;            // -1 inherits podvisor's
   int stderr_fd = -1;
-  bool take_terminal = false;    // become the foreground process group of stdin's terminal
+  bool take_terminal = false;  // become the foreground process group of stdin's terminal
 };
 
 struct SpawnResult {
   pid_t pid = -1;
-  int error = 0;        // errno of the failing step
-  std::string message;  // "vllm: No such file or directory"
+  int error = 0;                  // errno of the failing step
+  std::string message;            // "vllm: No such file or directory"
   bool command_unusable = false;  // not found or not executable: retrying will not help
 };
 

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <system_error>
 
-
 namespace podvisor::output {
 
 Pipe make_pipe() {

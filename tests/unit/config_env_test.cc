@@ -1,6 +1,6 @@
-#include "config/env.h"
-
 #include <gtest/gtest.h>
+
+#include "config/env.h"
 
 namespace podvisor::config {
 namespace {
@@ -33,11 +33,9 @@ INSTANTIATE_TEST_SUITE_P(
         OverrideCase{"SUPERVISOR_PROGRAM__APP_STDOUT_LOGFILE", "program:app", "stdout_logfile"},
         OverrideCase{"SUPERVISOR_PROGRAM__APP_STDOUT_LOGFILE_MAXBYTES", "program:app",
                      "stdout_logfile_maxbytes"},
-        OverrideCase{"SUPERVISOR_PROGRAM__MY_APP_RESTART_RESET", "program:my_app",
-                     "restart_reset"},
+        OverrideCase{"SUPERVISOR_PROGRAM__MY_APP_RESTART_RESET", "program:my_app", "restart_reset"},
         OverrideCase{"SUPERVISOR_SUPERVISORD_LOGLEVEL", "supervisord", "loglevel"},
-        OverrideCase{"SUPERVISOR_SUPERVISORD_LOGFILE_MAXBYTES", "supervisord",
-                     "logfile_maxbytes"},
+        OverrideCase{"SUPERVISOR_SUPERVISORD_LOGFILE_MAXBYTES", "supervisord", "logfile_maxbytes"},
         OverrideCase{"SUPERVISOR_UNIX_HTTP_SERVER_FILE", "unix_http_server", "file"},
         OverrideCase{"SUPERVISOR_INET_HTTP_SERVER_PORT", "inet_http_server", "port"},
         OverrideCase{"SUPERVISOR_FOO_BAR", "", ""},
@@ -77,8 +75,8 @@ TEST(SingleCommandSpec, Defaults) {
 }
 
 TEST(SingleCommandSpec, StandardSupervisorVariables) {
-  auto spec = spec_for({"PROCESS_AUTO_RECOVERY=FALSE", "PROCESS_MAX_START_RETRIES=7",
-                        "LOG_LEVEL=debug"});
+  auto spec =
+      spec_for({"PROCESS_AUTO_RECOVERY=FALSE", "PROCESS_MAX_START_RETRIES=7", "LOG_LEVEL=debug"});
   EXPECT_EQ(spec.programs[0].autorestart, Autorestart::kFalse);
   EXPECT_EQ(spec.programs[0].startretries, 7);
   EXPECT_EQ(spec.loglevel, LogLevel::kDebug);
@@ -123,9 +121,9 @@ TEST(SingleCommandSpec, CommandLineWinsOverEnvironment) {
   cli.recovery = false;
   cli.max_retries = "1";
   cli.log_level = "warn";
-  const auto spec = spec_for({"PROCESS_AUTO_RECOVERY=true", "PROCESS_MAX_START_RETRIES=5",
-                              "LOG_LEVEL=debug"},
-                             nullptr, cli);
+  const auto spec =
+      spec_for({"PROCESS_AUTO_RECOVERY=true", "PROCESS_MAX_START_RETRIES=5", "LOG_LEVEL=debug"},
+               nullptr, cli);
   EXPECT_EQ(spec.programs[0].autorestart, Autorestart::kFalse);
   EXPECT_EQ(spec.programs[0].startretries, 1);
   EXPECT_EQ(spec.loglevel, LogLevel::kWarn);
@@ -146,20 +144,16 @@ TEST_P(BadValue, FailsNamingTheVariable) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, BadValue,
-    testing::Values("PROCESS_AUTO_RECOVERY=maybe", "PROCESS_MAX_START_RETRIES=101",
-                    "PROCESS_MAX_START_RETRIES=-1", "PROCESS_MAX_START_RETRIES=abc",
-                    "LOG_LEVEL=loud", "SUPERVISOR_PROGRAM__APP_STARTSECS=x",
-                    "SUPERVISOR_PROGRAM__APP_STARTRETRIES=1000",
-                    "SUPERVISOR_PROGRAM__APP_STOPSIGNAL=NOPE",
-                    "SUPERVISOR_PROGRAM__APP_STOPWAITSECS=-5",
-                    "SUPERVISOR_PROGRAM__APP_EXITCODES=0,abc",
-                    "SUPERVISOR_PROGRAM__APP_AUTORESTART=sometimes",
-                    "SUPERVISOR_PROGRAM__APP_STOPASGROUP=maybe",
-                    "SUPERVISOR_PROGRAM__APP_KILLASGROUP=false",
-                    "SUPERVISOR_PROGRAM__APP_ENVIRONMENT=A=\"unclosed",
-                    "SUPERVISOR_PROGRAM__APP_RESTART_RESET=soon",
-                    "SUPERVISOR_PROGRAM__APP_BACKOFF_MAX=1.5",
-                    "SUPERVISOR_SUPERVISORD_LOGLEVEL=x"));
+    testing::Values(
+        "PROCESS_AUTO_RECOVERY=maybe", "PROCESS_MAX_START_RETRIES=101",
+        "PROCESS_MAX_START_RETRIES=-1", "PROCESS_MAX_START_RETRIES=abc", "LOG_LEVEL=loud",
+        "SUPERVISOR_PROGRAM__APP_STARTSECS=x", "SUPERVISOR_PROGRAM__APP_STARTRETRIES=1000",
+        "SUPERVISOR_PROGRAM__APP_STOPSIGNAL=NOPE", "SUPERVISOR_PROGRAM__APP_STOPWAITSECS=-5",
+        "SUPERVISOR_PROGRAM__APP_EXITCODES=0,abc", "SUPERVISOR_PROGRAM__APP_AUTORESTART=sometimes",
+        "SUPERVISOR_PROGRAM__APP_STOPASGROUP=maybe", "SUPERVISOR_PROGRAM__APP_KILLASGROUP=false",
+        "SUPERVISOR_PROGRAM__APP_ENVIRONMENT=A=\"unclosed",
+        "SUPERVISOR_PROGRAM__APP_RESTART_RESET=soon", "SUPERVISOR_PROGRAM__APP_BACKOFF_MAX=1.5",
+        "SUPERVISOR_SUPERVISORD_LOGLEVEL=x"));
 
 TEST(SingleCommandSpec, UnusedAndUnknownVariablesWarn) {
   std::vector<std::string> warnings;
@@ -174,8 +168,8 @@ TEST(SingleCommandSpec, UnusedAndUnknownVariablesWarn) {
 }
 
 TEST(SingleCommandSpec, StopasgroupOffWithKillasgroupOffIsFine) {
-  const auto spec = spec_for({"SUPERVISOR_PROGRAM__APP_STOPASGROUP=false",
-                              "SUPERVISOR_PROGRAM__APP_KILLASGROUP=false"});
+  const auto spec = spec_for(
+      {"SUPERVISOR_PROGRAM__APP_STOPASGROUP=false", "SUPERVISOR_PROGRAM__APP_KILLASGROUP=false"});
   EXPECT_FALSE(spec.programs[0].stopasgroup);
   EXPECT_FALSE(spec.programs[0].killasgroup);
 }

@@ -1,8 +1,8 @@
-#include "config/values.h"
-
 #include <gtest/gtest.h>
 
 #include <csignal>
+
+#include "config/values.h"
 
 namespace podvisor::config {
 namespace {

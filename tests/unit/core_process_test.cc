@@ -1,11 +1,10 @@
-#include "core/process.h"
-
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cerrno>
 #include <deque>
 
+#include "core/process.h"
 #include "core/supervisor.h"
 
 namespace podvisor::core {
@@ -14,7 +13,7 @@ namespace {
 using namespace std::chrono_literals;
 
 int exited(int code) { return code << 8; }  // a wait status for exit(code)
-int killed(int signo) { return signo; }      // a wait status for death by signal
+int killed(int signo) { return signo; }     // a wait status for death by signal
 
 // A manual clock, a spawner that hands out pids or scripted errors, and one timer per
 // process, so transitions can be checked without real time passing.
@@ -96,8 +95,9 @@ TEST(Process, StartsecsLeadsToRunning) {
   EXPECT_EQ(p.state(), State::kStarting);
   d.advance(1ms);
   EXPECT_EQ(p.state(), State::kRunning);
-  EXPECT_TRUE(d.logged("success: app entered RUNNING state, process has stayed up for > than 1 "
-                       "seconds (startsecs)"));
+  EXPECT_TRUE(
+      d.logged("success: app entered RUNNING state, process has stayed up for > than 1 "
+               "seconds (startsecs)"));
 }
 
 TEST(Process, BackoffGrowsExponentiallyAndCapsAtBackoffMax) {

@@ -1,6 +1,6 @@
-#include "output/ring.h"
-
 #include <gtest/gtest.h>
+
+#include "output/ring.h"
 
 namespace podvisor::output {
 namespace {
