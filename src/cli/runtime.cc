@@ -208,6 +208,8 @@ class Runtime final : public core::ProcessDriver {
   // Nothing outlives podvisor: leftover descendants get SIGTERM, a grace, then SIGKILL.
   // This runs after the loop, when only waiting remains, so it may poll.
   void end_leftovers() {
+    reap_quietly();
+    if (!os::has_children()) return;  // the common case, without reading all of /proc
     const auto self = getpid();
     auto signalled = os::signal_descendants(self, SIGTERM);
     if (signalled == 0) {

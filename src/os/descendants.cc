@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -71,6 +72,12 @@ size_t signal_descendants(pid_t root, int signo) {
     if (kill(pid, signo) == 0) ++count;
   }
   return count;
+}
+
+bool has_children() {
+  siginfo_t info{};
+  // WNOWAIT leaves any exited child to the reaper.
+  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
 void become_subreaper() {

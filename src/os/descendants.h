@@ -14,6 +14,11 @@ std::vector<pid_t> descendants(pid_t root);
 // Signals each of them; returns how many were signalled.
 size_t signal_descendants(pid_t root, int signo);
 
+// Whether the calling process has any child, live or not yet reaped. As PID 1 or a
+// subreaper, a process with no child has no descendant either: every orphan is re-parented
+// to it. Costs one syscall, where descendants() reads all of /proc.
+bool has_children();
+
 // PR_SET_CHILD_SUBREAPER when not PID 1, so orphans are re-parented to podvisor.
 void become_subreaper();
 
