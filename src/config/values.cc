@@ -104,6 +104,46 @@ std::vector<int> parse_exitcodes(std::string_view text) {
   return out;
 }
 
+uint64_t parse_byte_size(std::string_view text) {
+  const auto v = to_lower(trim(text));
+  uint64_t multiplier = 1;
+  std::string_view number = v;
+  if (v.size() > 2) {
+    const auto suffix = std::string_view(v).substr(v.size() - 2);
+    if (suffix == "kb") multiplier = 1024;
+    if (suffix == "mb") multiplier = 1024 * 1024;
+    if (suffix == "gb") multiplier = 1024ULL * 1024 * 1024;
+    if (multiplier != 1) number.remove_suffix(2);
+  }
+  try {
+    return static_cast<uint64_t>(parse_int(number, 0, 1L << 50)) * multiplier;
+  } catch (const ValueError&) {
+    throw ValueError(fmt::format("'{}' is not a byte size (a number, optionally with KB, MB or GB)",
+                                 text));
+  }
+}
+
+unsigned parse_octal(std::string_view text) {
+  const auto v = trim(text);
+  unsigned out = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out, 8);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || out > 0777) {
+    throw ValueError(fmt::format("'{}' is not an octal mode (like 022)", text));
+  }
+  return out;
+}
+
+std::string parse_name(std::string_view text) {
+  auto name = trim(text);
+  if (name.empty()) throw ValueError("a name may not be empty");
+  for (char c : {' ', ':', '/'}) {
+    if (name.find(c) != std::string::npos) {
+      throw ValueError(fmt::format("invalid name '{}' because of character '{}'", name, c));
+    }
+  }
+  return name;
+}
+
 Autorestart parse_autorestart(std::string_view text) {
   const auto v = to_lower(trim(text));
   if (v == "unexpected") return Autorestart::kUnexpected;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <stdexcept>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +31,13 @@ LogLevel parse_loglevel(std::string_view text);
 // supervisord's `environment=` syntax: KEY=value pairs separated by commas, values may be
 // quoted with ' or " to hold commas.
 std::map<std::string, std::string> parse_environment(std::string_view text);
+
+// supervisord's byte sizes: a number with an optional KB, MB or GB suffix (any case).
+uint64_t parse_byte_size(std::string_view text);
+// An octal mode such as 022 (umask).
+unsigned parse_octal(std::string_view text);
+// A program or group name: no space, ':' or '/' (they break URLs and event headers).
+std::string parse_name(std::string_view text);
 
 std::string signal_name(int signo);  // "SIGTERM"; "SIG42" for unnamed numbers
 std::string_view to_string(Autorestart a);

@@ -100,3 +100,32 @@ TEST(ParseEnvironment, PairsQuotesAndErrors) {
 
 }  // namespace
 }  // namespace podvisor::config
+
+namespace podvisor::config {
+namespace {
+
+TEST(ParseByteSize, SuffixesInAnyCase) {
+  EXPECT_EQ(parse_byte_size("0"), 0u);
+  EXPECT_EQ(parse_byte_size("1024"), 1024u);
+  EXPECT_EQ(parse_byte_size("1KB"), 1024u);
+  EXPECT_EQ(parse_byte_size("50MB"), 50u * 1024 * 1024);
+  EXPECT_EQ(parse_byte_size("2gb"), 2ULL * 1024 * 1024 * 1024);
+  for (const char* bad : {"", "MB", "1TB", "x", "-1KB", "1.5MB"}) {
+    EXPECT_THROW(parse_byte_size(bad), ValueError) << bad;
+  }
+}
+
+TEST(ParseOctal, Umasks) {
+  EXPECT_EQ(parse_octal("022"), 022u);
+  EXPECT_EQ(parse_octal("0"), 0u);
+  EXPECT_EQ(parse_octal("777"), 0777u);
+  for (const char* bad : {"", "8", "1000", "abc"}) EXPECT_THROW(parse_octal(bad), ValueError) << bad;
+}
+
+TEST(ParseName, RejectsSpaceColonSlash) {
+  EXPECT_EQ(parse_name(" web "), "web");
+  for (const char* bad : {"", "a b", "a:b", "a/b"}) EXPECT_THROW(parse_name(bad), ValueError) << bad;
+}
+
+}  // namespace
+}  // namespace podvisor::config
