@@ -109,6 +109,10 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   program.killasgroup = true;
   program.count_every_exit = true;
   program.main = true;
+  program.group = program.program = program.name;
+  program.stdout_log.target = LogTarget::kStdout;
+  program.stderr_log.target = LogTarget::kStderr;
+  program.log_prefix = false;
 
   // Applies one value, turning a parse failure into a message that names its source.
   auto apply = [](std::string_view source, std::string_view value, auto&& set) {

@@ -9,7 +9,9 @@
 namespace podvisor::config {
 
 ConfigError::ConfigError(const Location& w, const std::string& message)
-    : std::runtime_error(fmt::format("{}:{}: {}", w.file, w.line, message)), where(w) {}
+    : std::runtime_error(w.line > 0 ? fmt::format("{}:{}: {}", w.file, w.line, message)
+                                    : fmt::format("{}: {}", w.file, message)),
+      where(w) {}
 
 IniSection* IniDocument::find(std::string_view name) {
   for (auto& s : sections) {

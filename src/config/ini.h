@@ -15,7 +15,7 @@ struct Location {
   int line = 0;
 };
 
-// "file:line: message".
+// "file:line: message"; "SOURCE: message" when there is no line (an environment variable).
 struct ConfigError : std::runtime_error {
   ConfigError(const Location& where, const std::string& message);
   Location where;

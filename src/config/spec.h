@@ -5,6 +5,8 @@
 #include <chrono>
 #include <csignal>
 #include <map>
+#include <optional>
+#include <sys/types.h>
 #include <string>
 #include <vector>
 
@@ -14,8 +16,20 @@ namespace podvisor::config {
 
 using namespace std::chrono_literals;
 
+// Where a program's stdout or stderr goes (stdout_logfile=...).
+enum class LogTarget { kNone, kAuto, kFile, kStdout, kStderr };
+struct LogSpec {
+  LogTarget target = LogTarget::kAuto;
+  std::string path;  // kFile; for kAuto, chosen at start in childlogdir
+  uint64_t maxbytes = 50 * 1024 * 1024;
+  int backups = 10;
+};
+
 struct ProgramSpec {
-  std::string name = "app";
+  std::string name = "app";     // the process name (process_name, expanded)
+  std::string group;            // [group:x] it belongs to, else its program name
+  std::string program;          // the [program:x] it comes from
+  std::string where;            // "file:line" of that section, for messages
   std::vector<std::string> argv;
   std::map<std::string, std::string> environment;
   std::string directory;
@@ -34,17 +48,46 @@ struct ProgramSpec {
   bool count_every_exit = false;
   // When this program ends for good, podvisor stops and exits with its status.
   bool main = false;
+  int priority = 999;
+  bool autostart = true;
+  std::string user;  // "" keeps podvisor's user
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::string home;
+  int umask = -1;  // -1 keeps podvisor's
+  bool redirect_stderr = false;
+  LogSpec stdout_log;
+  LogSpec stderr_log;
+  // "[name] " before each relayed line; unset: on when several programs share a stream.
+  std::optional<bool> log_prefix;
 
   bool expected(int exit_code) const {
     return std::find(exitcodes.begin(), exitcodes.end(), exit_code) != exitcodes.end();
   }
 };
 
+enum class LogFormat { kText, kJson };
+
 struct SupervisorSpec {
   LogLevel loglevel = LogLevel::kInfo;
   std::map<std::string, std::string> environment;
   bool exit_on_fatal = false;
-  std::vector<ProgramSpec> programs;
+  std::vector<ProgramSpec> programs;  // in start order: priority, then name
+  // supervisord's own log; "" is podvisor's stderr (single-command mode).
+  std::string logfile;
+  std::string identifier = "supervisor";
+  std::string childlogdir = "/tmp";
+  bool nocleanup = false;
+  int umask = 022;
+  std::string user;
+  std::string directory;
+  long minfds = 1024;
+  std::optional<bool> log_prefix;
+  LogFormat log_format = LogFormat::kText;
+  std::string config_file;  // "" in single-command mode
+  // Sections other issues serve ([unix_http_server], [inet_http_server], ...), raw.
+  std::map<std::string, std::map<std::string, std::string>> other_sections;
 };
 
 }  // namespace podvisor::config
