@@ -1,0 +1,420 @@
+#include "config/loader.h"
+
+#include <glob.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "config/command.h"
+#include "config/env.h"
+#include "config/interpolate.h"
+#include "os/users.h"
+
+namespace podvisor::config {
+namespace {
+
+// Keys of podvisor's own that later versions serve; accepted, warned about, not applied.
+const std::set<std::string_view> kNotYetSupported = {
+    "ready", "ready_timeout", "ready_interval", "ready_status", "depends_on", "oneshot", "live",
+    "live_interval", "live_failures", "gpu_free_memory", "require_gpu", "hold_on_fatal"};
+
+std::string read_file(const std::string& path, const Location& from) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError(from, fmt::format("could not read config file {}: {}", path,
+                                        std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string absolute(const std::string& path) {
+  if (path.starts_with("/")) return path;
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) return path;
+  return fmt::format("{}/{}", cwd, path);
+}
+
+std::string dir_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string host_node_name() {
+  utsname u{};
+  return uname(&u) == 0 ? u.nodename : "localhost";
+}
+
+// Typed, expanded access to one section's values, falling back to [DEFAULT].
+class SectionReader {
+ public:
+  SectionReader(const IniSection& section, const IniSection& defaults, Expansions names)
+      : section_(section), defaults_(defaults), names_(std::move(names)) {}
+
+  void add_names(const Expansions& more) {
+    for (const auto& [k, v] : more) names_[k] = v;
+  }
+
+  const IniValue* find(const std::string& key) const {
+    if (auto it = section_.values.find(key); it != section_.values.end()) return &it->second;
+    if (auto it = defaults_.values.find(key); it != defaults_.values.end()) return &it->second;
+    return nullptr;
+  }
+  bool has(const std::string& key) const { return find(key) != nullptr; }
+  Location where(const std::string& key) const {
+    const auto* v = find(key);
+    return v ? v->where : section_.where;
+  }
+
+  // The value with %(name)s expanded, or fallback (not expanded) when the key is absent.
+  std::string text(const std::string& key, const std::string& fallback, bool expand_it = true) const {
+    const auto* v = find(key);
+    if (!v) return fallback;
+    if (!expand_it) return v->text;
+    try {
+      return expand(v->text, names_, fmt::format("{}.{}", section_.name, key));
+    } catch (const ValueError& e) {
+      throw ConfigError(v->where, fmt::format("[{}] {}: {}", section_.name, key, e.what()));
+    }
+  }
+
+  template <typename T, typename Parse>
+  T get(const std::string& key, T fallback, Parse parse) const {
+    const auto* v = find(key);
+    if (!v) return fallback;
+    const auto value = text(key, "");
+    try {
+      return parse(value);
+    } catch (const ValueError& e) {
+      throw fail(key, e.what());
+    }
+  }
+
+  ConfigError fail(const std::string& key, const std::string& message) const {
+    return ConfigError(where(key), fmt::format("[{}] {}: {}", section_.name, key, message));
+  }
+
+  const IniSection& section() const { return section_; }
+
+ private:
+  const IniSection& section_;
+  const IniSection& defaults_;
+  Expansions names_;
+};
+
+std::string location_text(const Location& l) {
+  return l.line > 0 ? fmt::format("{}:{}", l.file, l.line) : l.file;
+}
+
+void warn_keys(const IniSection& section, std::vector<std::string>& warnings) {
+  const auto& known = known_keys(section.name);
+  for (const auto& [key, value] : section.values) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      warnings.push_back(fmt::format("{}: [{}] unknown key '{}', ignored", location_text(value.where),
+                                     section.name, key));
+    } else if (kNotYetSupported.count(key)) {
+      warnings.push_back(fmt::format("{}: [{}] {} is not supported by this version yet, ignored",
+                                     location_text(value.where), section.name, key));
+    }
+  }
+}
+
+LogSpec read_log(const SectionReader& r, const std::string& stream) {
+  LogSpec log;
+  const auto key = stream + "_logfile";
+  const auto value = r.text(key, "AUTO");
+  const auto upper = to_lower(value);
+  if (upper == "auto") {
+    log.target = LogTarget::kAuto;
+  } else if (upper == "none" || upper == "syslog") {
+    log.target = LogTarget::kNone;
+  } else if (value == "/dev/stdout" || value == "/dev/fd/1" || value == "/proc/self/fd/1") {
+    log.target = LogTarget::kStdout;
+  } else if (value == "/dev/stderr" || value == "/dev/fd/2" || value == "/proc/self/fd/2") {
+    log.target = LogTarget::kStderr;
+  } else {
+    log.target = LogTarget::kFile;
+    log.path = value;
+  }
+  log.maxbytes = r.get(stream + "_logfile_maxbytes", uint64_t{50 * 1024 * 1024}, parse_byte_size);
+  log.backups = r.get(stream + "_logfile_backups", 10,
+                      [](auto v) { return static_cast<int>(parse_int(v, 0, 1000)); });
+  return log;
+}
+
+void read_supervisord(const IniDocument& doc, const Expansions& names, SupervisorSpec& spec,
+                      std::vector<std::string>& warnings) {
+  const auto* section = doc.find("supervisord");
+  if (!section) {
+    warnings.push_back(fmt::format(
+        "{}: no [supervisord] section (supervisord refuses such a file; podvisor runs it)",
+        spec.config_file));
+    return;
+  }
+  SectionReader r(*section, doc.defaults, names);
+  spec.logfile = r.text("logfile", "supervisord.log");
+  spec.loglevel = r.get("loglevel", LogLevel::kInfo, parse_loglevel);
+  spec.identifier = r.text("identifier", "supervisor");
+  spec.childlogdir = r.text("childlogdir", spec.childlogdir);
+  spec.nocleanup = r.get("nocleanup", false, parse_bool);
+  spec.umask = static_cast<int>(r.get("umask", 022u, parse_octal));
+  spec.user = r.text("user", "");
+  spec.directory = r.text("directory", "");
+  spec.minfds = r.get("minfds", 1024L, [](auto v) { return parse_int(v, 1, 1 << 30); });
+  spec.exit_on_fatal = r.get("exit_on_fatal", false, parse_bool);
+  if (r.has("log_prefix")) spec.log_prefix = r.get("log_prefix", true, parse_bool);
+  spec.log_format = r.get("log_format", LogFormat::kText, [](std::string_view v) {
+    const auto l = to_lower(trim(v));
+    if (l == "text") return LogFormat::kText;
+    if (l == "json") return LogFormat::kJson;
+    throw ValueError(fmt::format("'{}' is not a log format (text or json)", v));
+  });
+  spec.environment = r.get("environment", std::map<std::string, std::string>{}, parse_environment);
+  if (!spec.user.empty() && !os::find_user(spec.user)) {
+    throw r.fail("user", fmt::format("no such user '{}' in /etc/passwd", spec.user));
+  }
+}
+
+// [group:x] programs=a,b → program name → group name.
+std::map<std::string, std::string> read_groups(const IniDocument& doc, const Expansions& names) {
+  std::map<std::string, std::string> group_of;
+  for (const auto& section : doc.sections) {
+    if (!section.name.starts_with("group:")) continue;
+    SectionReader r(section, doc.defaults, names);
+    std::string group;
+    try {
+      group = parse_name(section.name.substr(6));
+    } catch (const ValueError& e) {
+      throw ConfigError(section.where, fmt::format("[{}]: {}", section.name, e.what()));
+    }
+    if (!r.has("programs")) throw r.fail("programs", "a group must list its programs");
+    std::istringstream list(r.text("programs", ""));
+    for (std::string item; std::getline(list, item, ',');) {
+      const auto program = trim(item);
+      if (program.empty()) continue;
+      if (!doc.find("program:" + program)) {
+        throw r.fail("programs", fmt::format("names unknown program {}", program));
+      }
+      group_of[program] = group;
+    }
+  }
+  return group_of;
+}
+
+void read_programs(const IniDocument& doc, const Expansions& environ_names,
+                   const std::map<std::string, std::string>& group_of, SupervisorSpec& spec) {
+  const auto node = host_node_name();
+  for (const auto& section : doc.sections) {
+    if (!section.name.starts_with("program:")) continue;
+    std::string program;
+    try {
+      program = parse_name(section.name.substr(8));
+    } catch (const ValueError& e) {
+      throw ConfigError(section.where, fmt::format("[{}]: {}", section.name, e.what()));
+    }
+    const auto group_it = group_of.find(program);
+    const auto group = group_it == group_of.end() ? program : group_it->second;
+    Expansions common = environ_names;
+    common["here"] = dir_of(section.where.file);
+    common["program_name"] = program;
+    common["group_name"] = group;
+    common["host_node_name"] = node;
+    SectionReader r(section, doc.defaults, common);
+
+    ProgramSpec base;
+    base.program = program;
+    base.group = group;
+    base.where = location_text(section.where);
+    base.priority = r.get("priority", 999, [](auto v) { return static_cast<int>(parse_int(v, -(1L << 31), (1L << 31) - 1)); });
+    base.autostart = r.get("autostart", true, parse_bool);
+    base.autorestart = r.get("autorestart", Autorestart::kUnexpected, parse_autorestart);
+    base.startsecs = r.get("startsecs", std::chrono::milliseconds(1s),
+                           [](auto v) { return parse_seconds(v, 1L << 31); });
+    base.startretries = r.get("startretries", 3, [](auto v) { return static_cast<int>(parse_int(v, 0, 1L << 31)); });
+    base.stopsignal = r.get("stopsignal", SIGTERM, parse_signal);
+    base.stopwaitsecs = r.get("stopwaitsecs", std::chrono::milliseconds(10s),
+                              [](auto v) { return parse_seconds(v, 1L << 31); });
+    base.stopasgroup = r.get("stopasgroup", false, parse_bool);
+    base.killasgroup = r.get("killasgroup", base.stopasgroup, parse_bool);
+    if (base.stopasgroup && !base.killasgroup) {
+      throw r.fail("killasgroup", "cannot set stopasgroup=true and killasgroup=false");
+    }
+    base.exitcodes = r.get("exitcodes", std::vector<int>{0}, parse_exitcodes);
+    base.redirect_stderr = r.get("redirect_stderr", false, parse_bool);
+    base.restart_reset = r.get("restart_reset", std::chrono::milliseconds(300s),
+                               [](auto v) { return parse_seconds(v, 1L << 31); });
+    base.backoff_max = r.get("backoff_max", std::chrono::milliseconds(30s),
+                             [](auto v) { return parse_seconds(v, 86400); });
+    base.main = r.get("main", false, parse_bool);
+    if (r.has("log_prefix")) base.log_prefix = r.get("log_prefix", true, parse_bool);
+    if (r.has("umask")) base.umask = static_cast<int>(r.get("umask", 0u, parse_octal));
+    base.user = r.text("user", "");
+    if (!base.user.empty()) {
+      const auto user = os::find_user(base.user);
+      if (!user) throw r.fail("user", fmt::format("no such user '{}' in /etc/passwd", base.user));
+      base.uid = user->uid;
+      base.gid = user->gid;
+      base.groups = user->groups;
+      base.home = user->home;
+    }
+    const auto numprocs = r.get("numprocs", 1L, [](auto v) { return parse_int(v, 1, 100000); });
+    const auto numprocs_start =
+        r.get("numprocs_start", 0L, [](auto v) { return parse_int(v, 0, 1L << 31); });
+    const auto process_name = r.text("process_name", "%(program_name)s", false);
+    if (numprocs > 1 && process_name.find("%(process_num)") == std::string::npos) {
+      throw r.fail(r.has("process_name") ? "process_name" : "numprocs",
+                   "%(process_num) must be present within process_name when numprocs > 1");
+    }
+    if (!r.has("command")) {
+      throw ConfigError(section.where,
+                        fmt::format("program section {} does not specify a command", section.name));
+    }
+
+    for (long num = numprocs_start; num < numprocs_start + numprocs; ++num) {
+      ProgramSpec p = base;
+      r.add_names({{"process_num", std::to_string(num)}, {"numprocs", std::to_string(numprocs)}});
+      // Like supervisord: the program's environment is expanded, then extends ENV_*.
+      p.environment = r.get("environment", std::map<std::string, std::string>{}, parse_environment);
+      Expansions env_names;
+      for (const auto& [k, v] : p.environment) env_names["ENV_" + k] = v;
+      r.add_names(env_names);
+      p.directory = r.text("directory", "");
+      p.stdout_log = read_log(r, "stdout");
+      p.stderr_log = read_log(r, "stderr");
+      if (p.redirect_stderr) p.stderr_log.target = LogTarget::kNone;
+      p.argv = r.get("command", std::vector<std::string>{}, split_command);
+      try {
+        p.name = parse_name(expand(process_name, [&] {
+          Expansions names = common;
+          names["process_num"] = std::to_string(num);
+          names["numprocs"] = std::to_string(numprocs);
+          return names;
+        }(), section.name + ".process_name"));
+      } catch (const ValueError& e) {
+        throw r.fail("process_name", e.what());
+      }
+      spec.programs.push_back(std::move(p));
+    }
+  }
+  std::set<std::string> seen;
+  for (const auto& p : spec.programs) {
+    if (!seen.insert(p.name).second) {
+      throw ConfigError({spec.config_file, 0},
+                        fmt::format("two processes are named '{}' ({})", p.name, p.where));
+    }
+  }
+  std::stable_sort(spec.programs.begin(), spec.programs.end(), [](const auto& a, const auto& b) {
+    return a.priority != b.priority ? a.priority < b.priority : a.name < b.name;
+  });
+}
+
+void apply_overrides(IniDocument& doc, const std::vector<std::string>& environ,
+                     std::vector<std::string>& warnings) {
+  for (const auto& entry : environ) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    const auto o = parse_override(std::string_view(entry).substr(0, eq),
+                                  std::string_view(entry).substr(eq + 1));
+    if (!o) continue;
+    if (o->section.empty()) {
+      warnings.push_back(fmt::format("{}: unknown setting (no known section and key), ignored",
+                                     o->variable));
+      continue;
+    }
+    auto* section = doc.find(o->section);
+    if (!section) {
+      doc.sections.push_back(IniSection{o->section, {o->variable, 0}, {}});
+      section = &doc.sections.back();
+    }
+    section->values[o->key] = IniValue{o->value, {o->variable, 0}};
+  }
+}
+
+void read_includes(IniDocument& doc, const std::string& main_file, const Expansions& names) {
+  const auto* include = doc.find("include");
+  if (!include) return;
+  SectionReader r(*include, doc.defaults, names);
+  if (!r.has("files")) {
+    throw ConfigError(include->where, ".ini file has [include] section, but no files setting");
+  }
+  const auto base = dir_of(main_file);
+  std::istringstream patterns(r.text("files", ""));
+  for (std::string pattern; patterns >> pattern;) {
+    if (!pattern.starts_with("/")) pattern = fmt::format("{}/{}", base, pattern);
+    glob_t matches{};
+    if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
+      for (size_t i = 0; i < matches.gl_pathc; ++i) {
+        const std::string file = matches.gl_pathv[i];
+        parse_ini(read_file(file, r.where("files")), file, doc);
+      }
+    }
+    globfree(&matches);
+  }
+}
+
+}  // namespace
+
+SupervisorSpec load_config(const std::string& path, const std::vector<std::string>& environ,
+                           std::vector<std::string>& warnings) {
+  SupervisorSpec spec;
+  spec.config_file = absolute(path);
+  IniDocument doc;
+  parse_ini(read_file(spec.config_file, {path, 0}), spec.config_file, doc);
+
+  Expansions names;
+  for (const auto& entry : environ) {
+    const auto eq = entry.find('=');
+    if (eq != std::string::npos) names["ENV_" + entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  Expansions top = names;
+  top["here"] = dir_of(spec.config_file);
+  top["host_node_name"] = host_node_name();
+  read_includes(doc, spec.config_file, top);
+  apply_overrides(doc, environ, warnings);
+
+  for (const auto& section : doc.sections) {
+    const auto type = section.name.substr(0, section.name.find(':'));
+    if (known_keys(section.name).empty()) {
+      warnings.push_back(fmt::format("{}: unknown section [{}], ignored",
+                                     location_text(section.where), section.name));
+      continue;
+    }
+    warn_keys(section, warnings);
+    if (type != "program" && type != "supervisord" && type != "group" && type != "include") {
+      auto& kept = spec.other_sections[section.name];
+      for (const auto& [k, v] : section.values) kept[k] = v.text;
+    }
+  }
+  read_supervisord(doc, top, spec, warnings);
+  // [supervisord] environment= extends ENV_* for the programs, as in supervisord.
+  for (const auto& [k, v] : spec.environment) names["ENV_" + k] = v;
+  read_programs(doc, names, read_groups(doc, top), spec);
+  return spec;
+}
+
+std::optional<std::string> find_default_config(const std::string& binary_dir) {
+  const std::vector<std::string> candidates = {
+      binary_dir + "/../etc/supervisord.conf", binary_dir + "/../supervisord.conf",
+      "supervisord.conf", "etc/supervisord.conf", "/etc/supervisord.conf",
+      "/etc/supervisor/supervisord.conf"};
+  for (const auto& c : candidates) {
+    struct stat st {};
+    if (stat(c.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return c;
+  }
+  return std::nullopt;
+}
+
+}  // namespace podvisor::config
