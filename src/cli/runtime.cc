@@ -20,6 +20,7 @@
 #include "os/signals.h"
 #include "os/spawn.h"
 #include "output/relay.h"
+#include "output/sink.h"
 
 namespace podvisor::cli {
 namespace {
@@ -39,6 +40,8 @@ struct ProgramIo {
   explicit ProgramIo(asio::io_context& io) : timer(io) {}
   asio::steady_timer timer;
   output::RingBuffer out, err, combined;
+  // stdout_logfile / stderr_logfile when they name a file, opened at the first start.
+  std::unique_ptr<output::LogFile> files[2];
   // Pipes of earlier runs stay until end of file: a grandchild may still write to them.
   std::list<output::PipeRelay> relays;
 };
@@ -51,11 +54,33 @@ class Runtime final : public core::ProcessDriver {
         log_(log),
         signal_stream_(io_, signals_.fd()),
         buffer_(kReadBuffer),
-        supervisor_(spec, *this, [this](const core::Supervisor::Outcome& o) { finish(o); }) {}
+        supervisor_(spec, *this, [this](const core::Supervisor::Outcome& o) { finish(o); }) {
+    for (const auto& p : spec.programs) {
+      const auto on_streams = [](const config::LogSpec& l) {
+        return l.target == config::LogTarget::kStdout || l.target == config::LogTarget::kStderr;
+      };
+      if (on_streams(p.stdout_log) || on_streams(p.stderr_log)) ++programs_on_podvisor_streams_;
+    }
+    // podvisor's own lines go through the same sink as relayed output, so they never
+    // split a relayed line.
+    auto* log_sink = spec.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
+    if (!spec.logfile.empty() && !spec.logfile.starts_with("/dev/")) {
+      try {
+        logfile_ = std::make_unique<output::LogFile>(spec.logfile, 50 * 1024 * 1024, 10);
+      } catch (const std::system_error& e) {
+        log_.log(LogLevel::kError, fmt::format("cannot open logfile: {}", e.what()));
+      }
+    }
+    log_.set_writer([this, log_sink](std::string_view line) {
+      log_sink->write(line);
+      if (logfile_) logfile_->write(line);
+    });
+  }
 
   ~Runtime() override {
     // The stream must not close the fd SignalFd owns.
     signal_stream_.release();
+    log_.set_writer(nullptr);
   }
 
   int run() {
@@ -97,28 +122,37 @@ class Runtime final : public core::ProcessDriver {
     if (!has_unbuffered) merged.push_back("PYTHONUNBUFFERED=1");
     request.env = std::move(merged);
 
+    request.umask = p.spec().umask;
+    if (!p.spec().user.empty()) {
+      if (geteuid() != 0 && geteuid() != p.spec().uid) {
+        return {-1, EPERM,
+                fmt::format("cannot run as user {}: podvisor is not root", p.spec().user), false};
+      }
+      request.uid = p.spec().uid;
+      request.gid = p.spec().gid;
+      request.groups = p.spec().groups;
+    }
+
     std::optional<output::Pipe> out, err;
     if (!options_.terminal) {
       out = output::make_pipe();
-      err = output::make_pipe();
       request.stdout_fd = out->write;
-      request.stderr_fd = err->write;
+      if (p.spec().redirect_stderr) {
+        request.stderr_fd = out->write;
+      } else {
+        err = output::make_pipe();
+        request.stderr_fd = err->write;
+      }
     }
     const auto result = os::spawn(request);
-    if (out) {
-      ::close(out->write);
-      ::close(err->write);
-      if (result.pid > 0) {
-        io.relays.emplace_back(io_, out->read, &stdout_sink_,
-                               std::vector<output::RingBuffer*>{&io.out, &io.combined}, buffer_);
-        io.relays.back().start();
-        io.relays.emplace_back(io_, err->read, &stderr_sink_,
-                               std::vector<output::RingBuffer*>{&io.err, &io.combined}, buffer_);
-        io.relays.back().start();
-      } else {
-        ::close(out->read);
-        ::close(err->read);
-      }
+    for (auto* pipe : {out ? &*out : nullptr, err ? &*err : nullptr}) {
+      if (!pipe) continue;
+      ::close(pipe->write);
+      if (result.pid <= 0) ::close(pipe->read);
+    }
+    if (result.pid > 0 && out) {
+      relay(p, io, out->read, 0);
+      if (err) relay(p, io, err->read, 1);
     }
     return {result.pid, result.error, result.message, result.command_unusable};
   }
@@ -151,6 +185,71 @@ class Runtime final : public core::ProcessDriver {
   }
 
  private:
+  // Starts relaying one of a program's pipes (stream 0: stdout, 1: stderr) to where its
+  // spec sends it, through a LineFormatter when lines get a prefix or become JSON.
+  void relay(const core::Process& p, ProgramIo& io, int read_fd, int stream) {
+    const auto& log = stream == 0 ? p.spec().stdout_log : p.spec().stderr_log;
+    const char* stream_name = stream == 0 ? "stdout" : "stderr";
+    std::vector<output::RingBuffer*> rings{stream == 0 ? &io.out : &io.err, &io.combined};
+    output::Destination* destination = nullptr;
+    std::unique_ptr<output::Destination> formatter;
+    switch (log.target) {
+      case config::LogTarget::kNone:
+        break;
+      case config::LogTarget::kStdout:
+      case config::LogTarget::kStderr:
+        destination = log.target == config::LogTarget::kStdout ? &stdout_sink_ : &stderr_sink_;
+        if (spec_.log_format == config::LogFormat::kJson) {
+          formatter = std::make_unique<output::LineFormatter>(
+              *destination, output::LineFormatter::Format::kJson, p.name(), stream_name);
+        } else if (wants_prefix(p.spec())) {
+          formatter = std::make_unique<output::LineFormatter>(
+              *destination, output::LineFormatter::Format::kPrefix, p.name(), stream_name);
+        }
+        break;
+      case config::LogTarget::kFile:
+      case config::LogTarget::kAuto:
+        destination = log_file(p, io, log, stream);
+        break;
+    }
+    io.relays.emplace_back(io_, read_fd, destination, std::move(rings), buffer_,
+                           std::move(formatter));
+    io.relays.back().start();
+  }
+
+  bool wants_prefix(const config::ProgramSpec& p) const {
+    if (p.log_prefix) return *p.log_prefix;
+    if (spec_.log_prefix) return *spec_.log_prefix;
+    return programs_on_podvisor_streams_ > 1;
+  }
+
+  output::Destination* log_file(const core::Process& p, ProgramIo& io, const config::LogSpec& log,
+                                int stream) {
+    auto& file = io.files[stream];
+    if (file) return file.get();
+    auto path = log.path;
+    if (log.target == config::LogTarget::kAuto) {
+      // supervisord's AUTO name: NAME-STREAM---IDENTIFIER-RANDOM.log in childlogdir.
+      auto pattern = fmt::format("{}/{}-{}---{}-XXXXXX.log", spec_.childlogdir, p.name(),
+                                 stream == 0 ? "stdout" : "stderr", spec_.identifier);
+      const int fd = mkstemps(pattern.data(), 4);
+      if (fd < 0) {
+        log_.log(LogLevel::kError, fmt::format("{}: cannot create AUTO log in {}: {}", p.name(),
+                                               spec_.childlogdir, std::strerror(errno)));
+        return nullptr;
+      }
+      ::close(fd);
+      path = pattern;
+    }
+    try {
+      file = std::make_unique<output::LogFile>(path, log.maxbytes, log.backups);
+    } catch (const std::system_error& e) {
+      log_.log(LogLevel::kError, fmt::format("{}: cannot open log file: {}", p.name(), e.what()));
+      return nullptr;
+    }
+    return file.get();
+  }
+
   ProgramIo& program_io(const core::Process& p) {
     auto& slot = programs_[&p];
     if (!slot) slot = std::make_unique<ProgramIo>(io_);
@@ -279,10 +378,12 @@ class Runtime final : public core::ProcessDriver {
   asio::io_context io_;
   output::OutputSink stdout_sink_{io_, STDOUT_FILENO};
   output::OutputSink stderr_sink_{io_, STDERR_FILENO};
+  std::unique_ptr<output::LogFile> logfile_;  // [supervisord] logfile when it is a file
   os::SignalFd signals_;
   asio::posix::stream_descriptor signal_stream_;
   std::vector<char> buffer_;
   std::map<const core::Process*, std::unique_ptr<ProgramIo>> programs_;
+  int programs_on_podvisor_streams_ = 0;
   core::Supervisor supervisor_;
   std::optional<core::Supervisor::Outcome> outcome_;
 };

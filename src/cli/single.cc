@@ -8,11 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "cli/config_mode.h"
 #include "cli/runtime.h"
 #include "config/env.h"
 #include "core/log.h"
-
-extern char** environ;
 
 namespace podvisor::cli {
 namespace {
@@ -48,18 +47,12 @@ class PodvisorFormatter : public CLI::Formatter {
   }
 };
 
-std::vector<std::string> environment() {
-  std::vector<std::string> out;
-  for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
-  return out;
-}
-
 int run_single_command(const config::CommandLine& cli) {
   core::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
   std::vector<std::string> warnings;
   config::SupervisorSpec spec;
   try {
-    spec = config::single_command_spec(cli, environment(), warnings);
+    spec = config::single_command_spec(cli, environment_strings(), warnings);
   } catch (const config::EnvError& e) {
     log.log(config::LogLevel::kCritical, e.what());
     return kBadEnvironment;
@@ -110,8 +103,10 @@ int podvisor_main(int argc, char** argv) {
   app.prefix_command();
   app.set_version_flag("-V,--version", std::string("podvisor ") + PODVISOR_VERSION);
   config::CommandLine cli;
-  std::string log_level, max_retries;
+  std::string log_level, max_retries, config_file;
   bool no_restart = false;
+  app.add_option("-c,--configuration", config_file,
+                 "run the programs of this supervisord.conf instead of CMD");
   app.add_option("--log-level", log_level,
                  "debug, info, warn, error or critical (overrides LOG_LEVEL)");
   app.add_option("--max-retries", max_retries,
@@ -126,10 +121,11 @@ int podvisor_main(int argc, char** argv) {
   }
   cli.argv = app.remaining();
   if (!cli.argv.empty() && cli.argv.front() == "--") cli.argv.erase(cli.argv.begin());
-  if (cli.argv.empty()) {
-    std::cerr << "podvisor: no command given\n" << app.help();
+  if (!config_file.empty() && !cli.argv.empty()) {
+    std::cerr << "podvisor: give either -c FILE or a command, not both\n";
     return kUsageError;
   }
+  if (cli.argv.empty()) return run_config_file(config_file, {}, argv[0]);
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;
   if (no_restart) cli.recovery = false;
@@ -141,6 +137,8 @@ int podvisor_main(int argc, char** argv) {
 int main(int argc, char** argv) {
   const auto name = basename(argc > 0 ? argv[0] : "podvisor");
   if (name == "standard-supervisor") return standard_supervisor_main(argc, argv);
+  if (name == "supervisord") return supervisord_main(argc, argv);
+  if (argc > 1 && std::string_view(argv[1]) == "check") return check_main(argc - 1, argv + 1);
   return podvisor_main(argc, argv);
 }
 

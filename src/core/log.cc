@@ -31,7 +31,12 @@ void Logger::log(config::LogLevel level, std::string_view line) const {
   localtime_r(&t, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-  write_all(fd_, fmt::format("{},{:03} {} {}\n", stamp, ms, config::to_string(level), line));
+  const auto text = fmt::format("{},{:03} {} {}\n", stamp, ms, config::to_string(level), line);
+  if (writer_) {
+    writer_(text);
+  } else {
+    write_all(fd_, text);
+  }
 }
 
 }  // namespace podvisor::core

@@ -2,6 +2,7 @@
 // filtered by level, written to one file descriptor.
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 #include "config/values.h"
@@ -14,10 +15,13 @@ class Logger {
   void set_level(config::LogLevel level) { level_ = level; }
   bool enabled(config::LogLevel level) const { return level >= level_; }
   void log(config::LogLevel level, std::string_view line) const;
+  // Where lines go instead of the fd (the runtime's non-blocking sink); null restores the fd.
+  void set_writer(std::function<void(std::string_view)> writer) { writer_ = std::move(writer); }
 
  private:
   int fd_;
   config::LogLevel level_;
+  std::function<void(std::string_view)> writer_;
 };
 
 // Writes all of data to fd, retrying short writes and EINTR; false on any other error.

@@ -13,7 +13,7 @@ Supervisor::Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver
 void Supervisor::start_all() {
   for (auto& p : programs_) {
     if (shutting_down()) return;
-    p->start();
+    if (p->spec().autostart) p->start();
   }
   check_done();
 }

@@ -1,6 +1,7 @@
 #include "os/spawn.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -25,7 +26,7 @@ struct ChildFailure {
   int step;
   int error;
 };
-enum Step { kStepChdir = 1, kStepPgid, kStepTerminal, kStepDup, kStepExec };
+enum Step { kStepChdir = 1, kStepPgid, kStepTerminal, kStepDup, kStepUser, kStepExec };
 
 const char* step_text(int step) {
   switch (step) {
@@ -170,6 +171,13 @@ SpawnResult spawn(const SpawnRequest& request) {
     if (request.stderr_fd >= 0 && dup2(request.stderr_fd, STDERR_FILENO) < 0) {
       child_fail(report[1], kStepDup);
     }
+    if (request.uid) {
+      if (setgroups(request.groups.size(), request.groups.data()) != 0 ||
+          setgid(request.gid) != 0 || setuid(*request.uid) != 0) {
+        child_fail(report[1], kStepUser);
+      }
+    }
+    if (request.umask >= 0) ::umask(static_cast<mode_t>(request.umask));
     if (dir && chdir(dir) != 0) child_fail(report[1], kStepChdir);
     cloexec_from_3(max_fd);
     reset_signals_in_child();

@@ -18,6 +18,11 @@ struct SpawnRequest {
   int stdout_fd = -1;            // -1 inherits podvisor's
   int stderr_fd = -1;
   bool take_terminal = false;  // become the foreground process group of stdin's terminal
+  int umask = -1;              // -1 keeps podvisor's
+  // Drop to this user (podvisor must be root): supplementary groups, gid, then uid.
+  std::optional<uid_t> uid;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
 };
 
 struct SpawnResult {

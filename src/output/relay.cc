@@ -16,9 +16,14 @@ Pipe make_pipe() {
   return {fds[0], fds[1]};
 }
 
-PipeRelay::PipeRelay(boost::asio::io_context& io, int read_fd, OutputSink* sink,
-                     std::vector<RingBuffer*> rings, std::vector<char>& buffer)
-    : stream_(io, read_fd), sink_(sink), rings_(std::move(rings)), buffer_(buffer) {
+PipeRelay::PipeRelay(boost::asio::io_context& io, int read_fd, Destination* destination,
+                     std::vector<RingBuffer*> rings, std::vector<char>& buffer,
+                     std::unique_ptr<Destination> owned)
+    : stream_(io, read_fd),
+      owned_(std::move(owned)),
+      sink_(owned_ ? owned_.get() : destination),
+      rings_(std::move(rings)),
+      buffer_(buffer) {
   stream_.non_blocking(true);
 }
 
@@ -59,6 +64,7 @@ bool PipeRelay::read_once() {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
   boost::system::error_code ignored;
   stream_.close(ignored);  // end of file: every writer is gone
+  if (sink_) sink_->end();
   return false;
 }
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "output/ring.h"
-#include "output/sink.h"
+#include "output/destination.h"
 
 namespace podvisor::output {
 
@@ -22,9 +22,11 @@ Pipe make_pipe();
 
 class PipeRelay {
  public:
-  // Takes ownership of read_fd. A null sink keeps output only in the rings.
-  PipeRelay(boost::asio::io_context& io, int read_fd, OutputSink* sink,
-            std::vector<RingBuffer*> rings, std::vector<char>& buffer);
+  // Takes ownership of read_fd. A null destination keeps output only in the rings; an owned
+  // one (a LineFormatter holding this pipe's partial line) lives as long as the relay.
+  PipeRelay(boost::asio::io_context& io, int read_fd, Destination* destination,
+            std::vector<RingBuffer*> rings, std::vector<char>& buffer,
+            std::unique_ptr<Destination> owned = nullptr);
   void start();
   // Reads until the pipe is empty; closes it at end of file.
   void drain();
@@ -38,7 +40,8 @@ class PipeRelay {
   bool read_once();  // false when nothing more can be read now
 
   boost::asio::posix::stream_descriptor stream_;
-  OutputSink* sink_;
+  std::unique_ptr<Destination> owned_;
+  Destination* sink_;
   // The sink may call back after this relay is gone; the callback checks this first.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<RingBuffer*> rings_;

@@ -12,19 +12,21 @@
 #include <string_view>
 #include <vector>
 
+#include "output/destination.h"
+
 namespace podvisor::output {
 
-class OutputSink {
+class OutputSink final : public Destination {
  public:
   OutputSink(boost::asio::io_context& io, int fd);
-  ~OutputSink();
+  ~OutputSink() override;
   OutputSink(const OutputSink&) = delete;
   OutputSink& operator=(const OutputSink&) = delete;
 
-  void write(std::string_view data);
+  void write(std::string_view data) override;
   // Above the high-water mark: sources should stop reading until `when_drained` fires.
-  bool congested() const { return queue_.size() - sent_ >= kHighWater; }
-  void when_drained(std::function<void()> resume);
+  bool congested() const override { return queue_.size() - sent_ >= kHighWater; }
+  void when_drained(std::function<void()> resume) override;
   // At exit: waits, up to `limit`, until everything queued has been written.
   void flush(std::chrono::milliseconds limit);
 

@@ -1,0 +1,26 @@
+// Running a supervisord.conf: `podvisor -c FILE`, `podvisor check`, and podvisor called as
+// `supervisord` with supervisord's own flags.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace podvisor::cli {
+
+// Command-line values that win over the [supervisord] section (supervisord's flags).
+struct SupervisordFlags {
+  std::optional<std::string> logfile, loglevel, user, directory, identifier, childlogdir;
+  std::optional<bool> nocleanup;
+  std::optional<std::string> minfds;
+};
+
+// Runs FILE, or the file supervisord would find when path is empty. Exit status 2 for a
+// bad or missing file.
+int run_config_file(std::string path, const SupervisordFlags& flags, const char* argv0);
+int check_main(int argc, char** argv);
+int supervisord_main(int argc, char** argv);
+
+std::vector<std::string> environment_strings();
+
+}  // namespace podvisor::cli
