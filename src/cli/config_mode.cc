@@ -1,5 +1,6 @@
 #include "cli/config_mode.h"
 
+#include <fmt/format.h>
 #include <grp.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -8,8 +9,6 @@
 #include <CLI/CLI.hpp>
 #include <cstring>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "cli/runtime.h"
 #include "config/loader.h"
@@ -92,11 +91,16 @@ bool apply_process_settings(const config::SupervisorSpec& spec) {
 void print_program(const config::ProgramSpec& p) {
   auto log_text = [](const config::LogSpec& l) -> std::string {
     switch (l.target) {
-      case config::LogTarget::kNone: return "NONE";
-      case config::LogTarget::kAuto: return "AUTO";
-      case config::LogTarget::kStdout: return "/dev/stdout";
-      case config::LogTarget::kStderr: return "/dev/stderr";
-      case config::LogTarget::kFile: return l.path;
+      case config::LogTarget::kNone:
+        return "NONE";
+      case config::LogTarget::kAuto:
+        return "AUTO";
+      case config::LogTarget::kStdout:
+        return "/dev/stdout";
+      case config::LogTarget::kStderr:
+        return "/dev/stderr";
+      case config::LogTarget::kFile:
+        return l.path;
     }
     return "?";
   };
@@ -144,10 +148,11 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
 }
 
 int check_main(int argc, char** argv) {
-  CLI::App app{"Checks a supervisord.conf as podvisor reads it: errors as file:line: message\n"
-               "(exit 2), warnings for unknown sections and keys, and with --print the\n"
-               "effective programs after interpolation and SUPERVISOR_* overrides.",
-               "podvisor check"};
+  CLI::App app{
+      "Checks a supervisord.conf as podvisor reads it: errors as file:line: message\n"
+      "(exit 2), warnings for unknown sections and keys, and with --print the\n"
+      "effective programs after interpolation and SUPERVISOR_* overrides.",
+      "podvisor check"};
   std::string path;
   bool print = false;
   app.add_option("-c,--configuration", path, "the file; default: where supervisord looks");
@@ -170,16 +175,17 @@ int check_main(int argc, char** argv) {
 }
 
 int supervisord_main(int argc, char** argv) {
-  CLI::App app{"podvisor answering as supervisord: runs a supervisord.conf in the foreground\n"
-               "(-n is implied: podvisor never daemonizes).",
-               "supervisord"};
+  CLI::App app{
+      "podvisor answering as supervisord: runs a supervisord.conf in the foreground\n"
+      "(-n is implied: podvisor never daemonizes).",
+      "supervisord"};
   std::string path;
   SupervisordFlags f;
   bool ignored = false;
   std::string ignored_text;
   auto opt = [&](const char* names, std::optional<std::string>& target, const char* help) {
-    app.add_option_function<std::string>(names, [&target](const std::string& v) { target = v; },
-                                         help);
+    app.add_option_function<std::string>(
+        names, [&target](const std::string& v) { target = v; }, help);
   };
   app.add_option("-c,--configuration", path, "configuration file");
   app.add_flag("-n,--nodaemon", ignored, "run in the foreground (always true)");
@@ -194,8 +200,8 @@ int supervisord_main(int argc, char** argv) {
   opt("-a,--minfds", f.minfds, "minimum file descriptors");
   app.add_option("-j,--pidfile", ignored_text, "accepted for compatibility (no pid file)");
   app.add_option("-y,--minprocs", ignored_text, "accepted for compatibility");
-  app.add_flag_function("-k,--nocleanup", [&](std::int64_t) { f.nocleanup = true; },
-                        "keep AUTO child logs");
+  app.add_flag_function(
+      "-k,--nocleanup", [&](std::int64_t) { f.nocleanup = true; }, "keep AUTO child logs");
   app.set_version_flag("-v,--version", "4.2.5");
   try {
     app.parse(argc, argv);

@@ -166,6 +166,13 @@ class Runtime final : public core::ProcessDriver {
     }
   }
 
+  void kill_group(pid_t pgid, int signo) override {
+    if (pgid > 0 && ::kill(-pgid, signo) == 0) {
+      log(LogLevel::kWarn, fmt::format("sent {} to the processes left in process group {}",
+                                       config::signal_name(signo), pgid));
+    }
+  }
+
   void arm_timer(core::Process& p, Clock::duration after) override {
     auto& timer = program_io(p).timer;
     timer.expires_after(after);

@@ -120,7 +120,14 @@ int podvisor_main(int argc, char** argv) {
     return code == 0 ? 0 : kUsageError;
   }
   cli.argv = app.remaining();
-  if (!cli.argv.empty() && cli.argv.front() == "--") cli.argv.erase(cli.argv.begin());
+  if (!cli.argv.empty() && cli.argv.front() == "--") {
+    cli.argv.erase(cli.argv.begin());
+  } else if (!cli.argv.empty() && cli.argv.front().starts_with("-")) {
+    // A mistyped option must not be run as the command; `--` makes a dash command possible.
+    std::cerr << fmt::format("podvisor: unknown option {} (put the command after --)\n",
+                             cli.argv.front());
+    return kUsageError;
+  }
   if (!config_file.empty() && !cli.argv.empty()) {
     std::cerr << "podvisor: give either -c FILE or a command, not both\n";
     return kUsageError;

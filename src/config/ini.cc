@@ -100,7 +100,8 @@ void parse_ini(std::string_view text, const std::string& file, IniDocument& doc)
       continue;
     }
     if (!section) {
-      throw ConfigError(here, fmt::format("file contains no section headers (line: '{}')", content));
+      throw ConfigError(here,
+                        fmt::format("file contains no section headers (line: '{}')", content));
     }
     const auto delim = content.find_first_of("=:");
     if (delim == std::string::npos || delim == 0) {

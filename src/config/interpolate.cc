@@ -57,10 +57,10 @@ std::string expand(std::string_view text, const Expansions& names, std::string_v
     const char conversion = text[j++];
     const auto it = names.find(name);
     if (it == names.end()) {
-      throw ValueError(fmt::format(
-          "format string '{}' for '{}' contains names ('{}') which cannot be expanded; "
-          "available names: {}",
-          text, what, name, available(names)));
+      throw ValueError(
+          fmt::format("format string '{}' for '{}' contains names ('{}') which cannot be expanded; "
+                      "available names: {}",
+                      text, what, name, available(names)));
     }
     std::string value;
     if (conversion == 's' || conversion == 'r') {

@@ -1,5 +1,6 @@
 #include "config/loader.h"
 
+#include <fmt/format.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -14,8 +15,6 @@
 #include <set>
 #include <sstream>
 
-#include <fmt/format.h>
-
 #include "config/command.h"
 #include "config/env.h"
 #include "config/interpolate.h"
@@ -26,14 +25,14 @@ namespace {
 
 // Keys of podvisor's own that later versions serve; accepted, warned about, not applied.
 const std::set<std::string_view> kNotYetSupported = {
-    "ready", "ready_timeout", "ready_interval", "ready_status", "depends_on", "oneshot", "live",
-    "live_interval", "live_failures", "gpu_free_memory", "require_gpu", "hold_on_fatal"};
+    "ready", "ready_timeout", "ready_interval", "ready_status",    "depends_on",  "oneshot",
+    "live",  "live_interval", "live_failures",  "gpu_free_memory", "require_gpu", "hold_on_fatal"};
 
 std::string read_file(const std::string& path, const Location& from) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw ConfigError(from, fmt::format("could not read config file {}: {}", path,
-                                        std::strerror(errno)));
+    throw ConfigError(from,
+                      fmt::format("could not read config file {}: {}", path, std::strerror(errno)));
   }
   std::ostringstream text;
   text << in.rdbuf();
@@ -80,7 +79,8 @@ class SectionReader {
   }
 
   // The value with %(name)s expanded, or fallback (not expanded) when the key is absent.
-  std::string text(const std::string& key, const std::string& fallback, bool expand_it = true) const {
+  std::string text(const std::string& key, const std::string& fallback,
+                   bool expand_it = true) const {
     const auto* v = find(key);
     if (!v) return fallback;
     if (!expand_it) return v->text;
@@ -123,8 +123,8 @@ void warn_keys(const IniSection& section, std::vector<std::string>& warnings) {
   const auto& known = known_keys(section.name);
   for (const auto& [key, value] : section.values) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      warnings.push_back(fmt::format("{}: [{}] unknown key '{}', ignored", location_text(value.where),
-                                     section.name, key));
+      warnings.push_back(fmt::format("{}: [{}] unknown key '{}', ignored",
+                                     location_text(value.where), section.name, key));
     } else if (kNotYetSupported.count(key)) {
       warnings.push_back(fmt::format("{}: [{}] {} is not supported by this version yet, ignored",
                                      location_text(value.where), section.name, key));
@@ -238,12 +238,15 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
     base.program = program;
     base.group = group;
     base.where = location_text(section.where);
-    base.priority = r.get("priority", 999, [](auto v) { return static_cast<int>(parse_int(v, -(1L << 31), (1L << 31) - 1)); });
+    base.priority = r.get("priority", 999, [](auto v) {
+      return static_cast<int>(parse_int(v, -(1L << 31), (1L << 31) - 1));
+    });
     base.autostart = r.get("autostart", true, parse_bool);
     base.autorestart = r.get("autorestart", Autorestart::kUnexpected, parse_autorestart);
     base.startsecs = r.get("startsecs", std::chrono::milliseconds(1s),
                            [](auto v) { return parse_seconds(v, 1L << 31); });
-    base.startretries = r.get("startretries", 3, [](auto v) { return static_cast<int>(parse_int(v, 0, 1L << 31)); });
+    base.startretries = r.get("startretries", 3,
+                              [](auto v) { return static_cast<int>(parse_int(v, 0, 1L << 31)); });
     base.stopsignal = r.get("stopsignal", SIGTERM, parse_signal);
     base.stopwaitsecs = r.get("stopwaitsecs", std::chrono::milliseconds(10s),
                               [](auto v) { return parse_seconds(v, 1L << 31); });
@@ -297,12 +300,15 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       if (p.redirect_stderr) p.stderr_log.target = LogTarget::kNone;
       p.argv = r.get("command", std::vector<std::string>{}, split_command);
       try {
-        p.name = parse_name(expand(process_name, [&] {
-          Expansions names = common;
-          names["process_num"] = std::to_string(num);
-          names["numprocs"] = std::to_string(numprocs);
-          return names;
-        }(), section.name + ".process_name"));
+        p.name = parse_name(expand(
+            process_name,
+            [&] {
+              Expansions names = common;
+              names["process_num"] = std::to_string(num);
+              names["numprocs"] = std::to_string(numprocs);
+              return names;
+            }(),
+            section.name + ".process_name"));
       } catch (const ValueError& e) {
         throw r.fail("process_name", e.what());
       }
@@ -330,8 +336,8 @@ void apply_overrides(IniDocument& doc, const std::vector<std::string>& environ,
                                   std::string_view(entry).substr(eq + 1));
     if (!o) continue;
     if (o->section.empty()) {
-      warnings.push_back(fmt::format("{}: unknown setting (no known section and key), ignored",
-                                     o->variable));
+      warnings.push_back(
+          fmt::format("{}: unknown setting (no known section and key), ignored", o->variable));
       continue;
     }
     auto* section = doc.find(o->section);
@@ -406,10 +412,12 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
 }
 
 std::optional<std::string> find_default_config(const std::string& binary_dir) {
-  const std::vector<std::string> candidates = {
-      binary_dir + "/../etc/supervisord.conf", binary_dir + "/../supervisord.conf",
-      "supervisord.conf", "etc/supervisord.conf", "/etc/supervisord.conf",
-      "/etc/supervisor/supervisord.conf"};
+  const std::vector<std::string> candidates = {binary_dir + "/../etc/supervisord.conf",
+                                               binary_dir + "/../supervisord.conf",
+                                               "supervisord.conf",
+                                               "etc/supervisord.conf",
+                                               "/etc/supervisord.conf",
+                                               "/etc/supervisor/supervisord.conf"};
   for (const auto& c : candidates) {
     struct stat st {};
     if (stat(c.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return c;

@@ -1,12 +1,13 @@
 // The effective configuration as plain values: what the runtime holds and never re-parses.
 #pragma once
 
+#include <sys/types.h>
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <map>
 #include <optional>
-#include <sys/types.h>
 #include <string>
 #include <vector>
 
@@ -26,10 +27,10 @@ struct LogSpec {
 };
 
 struct ProgramSpec {
-  std::string name = "app";     // the process name (process_name, expanded)
-  std::string group;            // [group:x] it belongs to, else its program name
-  std::string program;          // the [program:x] it comes from
-  std::string where;            // "file:line" of that section, for messages
+  std::string name = "app";  // the process name (process_name, expanded)
+  std::string group;         // [group:x] it belongs to, else its program name
+  std::string program;       // the [program:x] it comes from
+  std::string where;         // "file:line" of that section, for messages
   std::vector<std::string> argv;
   std::map<std::string, std::string> environment;
   std::string directory;

@@ -118,8 +118,8 @@ uint64_t parse_byte_size(std::string_view text) {
   try {
     return static_cast<uint64_t>(parse_int(number, 0, 1L << 50)) * multiplier;
   } catch (const ValueError&) {
-    throw ValueError(fmt::format("'{}' is not a byte size (a number, optionally with KB, MB or GB)",
-                                 text));
+    throw ValueError(
+        fmt::format("'{}' is not a byte size (a number, optionally with KB, MB or GB)", text));
   }
 }
 

@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <stdexcept>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>

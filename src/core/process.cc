@@ -71,9 +71,13 @@ void Process::spawn() {
            "the command cannot be run, retrying will not help");
       return;
     }
+    // supervisord retries a failed spawn whatever autorestart says; with recovery off
+    // (single-command mode) there is no retry of any kind.
+    const bool retry = !spec_.count_every_exit || spec_.autorestart != config::Autorestart::kFalse;
     ++failures_;
-    if (failures_ > spec_.startretries) {
-      fail(fmt::format("spawn error: {}", result.message), 1);
+    if (!retry || failures_ > spec_.startretries) {
+      fail(fmt::format("spawn error: {}", result.message), 1,
+           retry ? "too many start retries too quickly" : "it could not be started");
       return;
     }
     schedule_restart(false);
@@ -159,6 +163,9 @@ void Process::on_exit(int wait_status) {
   driver_.cancel_timer(*this);
   last_exit_ = info;
   exited_at_ = now;
+  // Workers the program left in its group (they may hold GPU memory) go with it, so the
+  // next start does not find them in its way.
+  if (spec_.killasgroup) driver_.kill_group(pid_, SIGKILL);
   pid_ = -1;
 
   if (was_stopping || stop_requested_) {

@@ -50,6 +50,9 @@ class ProcessDriver {
   virtual Clock::time_point now() const = 0;
   virtual Spawned spawn(Process& p) = 0;
   virtual void kill(pid_t pid, int signo, bool group) = 0;
+  // Signals what is left of a process group whose leader is gone (never a single pid, which
+  // may have been reused).
+  virtual void kill_group(pid_t pgid, int signo) = 0;
   // One timer per process: arming replaces the pending one.
   virtual void arm_timer(Process& p, Clock::duration after) = 0;
   virtual void cancel_timer(Process& p) = 0;

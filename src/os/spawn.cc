@@ -1,8 +1,8 @@
 #include "os/spawn.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <fmt/format.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>

@@ -47,8 +47,8 @@ std::optional<UserInfo> find_user(const std::string& name_or_uid, const std::str
     if (f.size() < 4 || !parse_number(f[2], gid)) continue;
     std::istringstream members(f[3]);
     for (std::string m; std::getline(members, m, ',');) {
-      if (m == user->name && std::find(user->groups.begin(), user->groups.end(), gid) ==
-                                 user->groups.end()) {
+      if (m == user->name &&
+          std::find(user->groups.begin(), user->groups.end(), gid) == user->groups.end()) {
         user->groups.push_back(static_cast<gid_t>(gid));
       }
     }

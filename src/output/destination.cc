@@ -1,6 +1,7 @@
 #include "output/destination.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "core/log.h"
 

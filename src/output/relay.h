@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "output/ring.h"
 #include "output/destination.h"
+#include "output/ring.h"
 
 namespace podvisor::output {
 

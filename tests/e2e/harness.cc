@@ -5,20 +5,20 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -64,6 +64,21 @@ int pidfd_open(pid_t pid) {
 #endif
 }
 
+// argv[0] looked up as execvp would, with this process's PATH.
+std::string find_executable(const std::string& file) {
+  if (file.find('/') != std::string::npos) return file;
+  const char* env_path = std::getenv("PATH");
+  std::string_view dirs = env_path ? env_path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    const auto colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    const auto candidate = (dir.empty() ? "." : dir) + "/" + file;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) return file;  // execve reports ENOENT
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
 // Kills and reaps the children of this process that no Child owns: what a podvisor under
 // test left behind.
 void kill_strays() {
@@ -100,8 +115,7 @@ TempDir::~TempDir() {
         ::remove(p);
         return 0;
       },
-      16,
-      FTW_DEPTH | FTW_PHYS);
+      16, FTW_DEPTH | FTW_PHYS);
 }
 
 // ---- Child ----
@@ -150,36 +164,70 @@ Child::Child(const Options& options) {
   if (pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe2");
   if (pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe2");
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Own process group, so a timeout can kill the whole group; clean signal state.
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
-
   const std::string& file = options.exe.empty() ? options.argv[0] : options.exe;
-  const int rc = posix_spawnp(&pid_, file.c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  const std::string path = find_executable(file);
+  // The child reports a failure before exec here; far above any descriptor the child sets up.
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe2");
+  const int report_write = fcntl(report[1], F_DUPFD_CLOEXEC, 100);
+  ::close(report[1]);
+  if (options.cwd.empty()) cwd_ = std::make_unique<TempDir>();
+  const char* cwd = options.cwd.empty() ? cwd_->path().c_str() : options.cwd.c_str();
+  const pid_t parent = getpid();
+
+  // After fork, only async-signal-safe calls: everything was prepared above.
+  pid_ = fork();
+  if (pid_ < 0) throw_errno("fork");
+  if (pid_ == 0) {
+    auto fail = [report_write] {
+      const int error = errno;
+      [[maybe_unused]] auto n = ::write(report_write, &error, sizeof error);
+      _exit(127);
+    };
+    // Own process group, so a timeout can kill the whole group.
+    if (setpgid(0, 0) != 0) fail();
+    // If the test process dies (a ctest timeout), podvisor is told to stop and clean up.
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) fail();
+    if (getppid() != parent) _exit(127);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0) fail();
+    if (dup2(out[1], STDOUT_FILENO) < 0 || dup2(err[1], STDERR_FILENO) < 0) fail();
+    for (const int fd : options.extra_fds) {
+      if (dup2(devnull, fd) < 0) fail();
+    }
+    if (devnull > STDERR_FILENO && std::find(options.extra_fds.begin(), options.extra_fds.end(),
+                                             devnull) == options.extra_fds.end()) {
+      ::close(devnull);
+    }
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (cwd && chdir(cwd) != 0) fail();
+    execve(path.c_str(), argv.data(), envp.data());
+    fail();
+  }
+  ::close(report_write);
   ::close(out[1]);
   ::close(err[1]);
-  if (rc != 0) {
+  int child_error = 0;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &child_error, sizeof child_error);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof child_error)) {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
     ::close(out[0]);
     ::close(err[0]);
-    errno = rc;
-    throw_errno("posix_spawnp " + file);
+    errno = child_error;
+    throw_errno("starting " + path);
   }
   live_children().insert(pid_);
   out_fd_ = out[0];
@@ -246,8 +294,8 @@ bool Child::pump(std::chrono::milliseconds max_wait) {
   if (exited_) return false;
   pollfd fds[3];
   nfds_t n = 0;
-  if (out_fd_ >= 0) fds[n++] = {out_fd_, POLLIN, 0};
-  if (err_fd_ >= 0) fds[n++] = {err_fd_, POLLIN, 0};
+  if (out_fd_ >= 0 && read_stdout_) fds[n++] = {out_fd_, POLLIN, 0};
+  if (err_fd_ >= 0 && read_stderr_) fds[n++] = {err_fd_, POLLIN, 0};
   // Without a pidfd the exit is noticed on a short tick instead of as an event.
   int timeout = static_cast<int>(max_wait.count());
   if (pidfd_ >= 0) {
@@ -257,20 +305,34 @@ bool Child::pump(std::chrono::milliseconds max_wait) {
   }
   const int r = ::poll(fds, n, std::max(timeout, 0));
   if (r < 0 && errno != EINTR) throw_errno("poll");
-  read_available(out_fd_, out_);
-  read_available(err_fd_, err_);
+  if (read_stdout_) read_available(out_fd_, out_);
+  if (read_stderr_) read_available(err_fd_, err_);
   check_exit();
   return !exited_;
 }
 
 bool Child::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  return wait_for(pred, timeout, timeout);
+}
+
+bool Child::wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                     std::chrono::milliseconds tick) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
     if (pred()) return true;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left <= 0ms) return false;
-    if (!pump(left + 1ms)) return pred();
+    if (!pump(std::min(left + 1ms, tick))) return pred();
   }
+}
+
+bool Child::pipe_full(int fd) {
+  if (fd < 0) return false;
+  int pending = 0;
+  const int capacity = fcntl(fd, F_GETPIPE_SZ);
+  // Pages fill up with the writes' chunk sizes: "full" is less than a page of room.
+  return ioctl(fd, FIONREAD, &pending) == 0 && capacity > 0 && pending > capacity - PIPE_BUF;
 }
 
 bool Child::wait_stdout(std::string_view text, std::chrono::milliseconds timeout) {
@@ -325,9 +387,8 @@ struct StatLine {
 };
 
 std::optional<StatLine> read_stat(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  if (!in) return std::nullopt;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  // The command name may hold spaces and parentheses: the fields follow the last ')'.
   const auto paren = text.rfind(')');
   if (paren == std::string::npos || paren + 4 > text.size()) return std::nullopt;
   StatLine s{};
@@ -412,9 +473,24 @@ std::vector<std::string> lines(std::string_view text) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Plain read(2), not iostreams: a /proc file whose process just ended fails with ESRCH,
+  // which libstdc++ turns into an exception.
+  std::string out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[65536];
+  while (true) {
+    const auto n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) out.clear();
+    break;
+  }
+  ::close(fd);
+  return out;
 }
 
 void write_file(const std::string& path, std::string_view data, mode_t mode) {
@@ -454,7 +530,12 @@ std::optional<std::string> unshare_unavailable() {
   static const std::optional<std::string> reason = []() -> std::optional<std::string> {
     Options o;
     o.argv = {"unshare", "--pid", "--fork", "--mount-proc", "true"};
-    const auto r = run(o);
+    Result r;
+    try {
+      r = run(o);
+    } catch (const std::exception& e) {
+      return std::string("cannot run unshare: ") + e.what();
+    }
     if (r.code == 0) return std::nullopt;
     return "unshare --pid --fork --mount-proc is refused here (exit " +
            (r.code ? std::to_string(*r.code) : std::string("timeout")) + "): " + r.err;

@@ -48,7 +48,12 @@ struct Options {
   // variables podvisor reads (PROCESS_*, LOG_LEVEL, SUPERVISOR_*, PYTHONUNBUFFERED) are
   // always removed first, so a test sees only what it sets.
   std::map<std::string, std::optional<std::string>> env;
+  // Working directory; empty: a fresh temporary one, removed with the Child (core dumps and
+  // stray files of a test land there).
   std::string cwd;
+  // Extra descriptors the process inherits (each open on /dev/null), as a careless parent
+  // might pass them.
+  std::vector<int> extra_fds;
 };
 
 // Shorthand: podvisor ARGS... (argv[0] is the binary's path).
@@ -70,9 +75,19 @@ class Child {
 
   void signal(int signo);
 
+  // Stops (false) or resumes (true) reading stdout or stderr: a stalled log reader.
+  void read_stdout(bool on) { read_stdout_ = on; }
+  void read_stderr(bool on) { read_stderr_ = on; }
+  // Whether the stdout/stderr pipe is full (less than a page of room): for a stalled reader.
+  bool stdout_pipe_full() const { return pipe_full(out_fd_); }
+  bool stderr_pipe_full() const { return pipe_full(err_fd_); }
+
   // Reads output until pred() holds, the process has exited with its pipes drained (pred can
   // no longer become true), or the timeout passes. Returns whether pred() held.
   bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = kTimeout);
+  // The same for a state no output announces: pred() is also checked every `tick`.
+  bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds tick);
   bool wait_stdout(std::string_view text, std::chrono::milliseconds timeout = kTimeout);
   bool wait_stderr(std::string_view text, std::chrono::milliseconds timeout = kTimeout);
 
@@ -89,13 +104,17 @@ class Child {
   bool pump(std::chrono::milliseconds max_wait);
   void read_available(int& fd, std::string& sink);
   void check_exit();
+  static bool pipe_full(int fd);
   void kill_everything();
 
+  std::unique_ptr<TempDir> cwd_;
   pid_t pid_ = -1;
   int pidfd_ = -1;
   int out_fd_ = -1;
   int err_fd_ = -1;
   bool exited_ = false;
+  bool read_stdout_ = true;
+  bool read_stderr_ = true;
   int wait_status_ = 0;
   std::string out_;
   std::string err_;

@@ -1,7 +1,6 @@
-#include "config/command.h"
-
 #include <gtest/gtest.h>
 
+#include "config/command.h"
 #include "config/values.h"
 
 namespace podvisor::config {

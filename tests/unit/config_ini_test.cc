@@ -1,6 +1,6 @@
-#include "config/ini.h"
-
 #include <gtest/gtest.h>
+
+#include "config/ini.h"
 
 namespace podvisor::config {
 namespace {
@@ -19,8 +19,9 @@ std::string value(const IniDocument& doc, std::string_view section, const std::s
 }
 
 TEST(Ini, SectionsKeysAndLineNumbers) {
-  const auto doc = parse("; header comment\n[program:web]\ncommand = /bin/web --port 80\n\n"
-                         "[supervisord]\nLogLevel=debug\n");
+  const auto doc = parse(
+      "; header comment\n[program:web]\ncommand = /bin/web --port 80\n\n"
+      "[supervisord]\nLogLevel=debug\n");
   ASSERT_EQ(doc.sections.size(), 2u);
   EXPECT_EQ(doc.sections[0].name, "program:web");
   EXPECT_EQ(doc.sections[0].where.line, 2);

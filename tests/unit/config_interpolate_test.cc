@@ -1,12 +1,15 @@
-#include "config/interpolate.h"
-
 #include <gtest/gtest.h>
+
+#include "config/interpolate.h"
 
 namespace podvisor::config {
 namespace {
 
-const Expansions kNames = {{"program_name", "p"}, {"process_num", "5"}, {"here", "/etc/sv"},
-                           {"ENV_HOME", "/root"}, {"numprocs", "2"}};
+const Expansions kNames = {{"program_name", "p"},
+                           {"process_num", "5"},
+                           {"here", "/etc/sv"},
+                           {"ENV_HOME", "/root"},
+                           {"numprocs", "2"}};
 
 struct Case {
   const char* in;

@@ -1,10 +1,10 @@
-#include "config/loader.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "config/loader.h"
 
 namespace podvisor::config {
 namespace {
@@ -153,9 +153,9 @@ command=/bin/api --models %(ENV_MODEL_DIR)s --home %(ENV_HOME)s --group %(group_
                          {"HOME=/root"});
   const auto& p = program(spec, "api");
   EXPECT_EQ(p.group, "serving");
-  EXPECT_EQ(p.argv, (std::vector<std::string>{"/bin/api", "--models", "/models", "--home", "/root",
-                                              "--group", "serving", "--conf", dir_, "--pct",
-                                              "100%"}));
+  EXPECT_EQ(p.argv,
+            (std::vector<std::string>{"/bin/api", "--models", "/models", "--home", "/root",
+                                      "--group", "serving", "--conf", dir_, "--pct", "100%"}));
 }
 
 TEST_F(Loader, DefaultSectionAndPriorityOrder) {
@@ -188,11 +188,11 @@ TEST_F(Loader, IncludeGlobsRelativeToTheFileSorted) {
 }
 
 TEST_F(Loader, EnvironmentOverridesAnySectionAndKey) {
-  const auto spec = load("[supervisord]\n[program:web]\ncommand=/bin/web\n",
-                         {"SUPERVISOR_PROGRAM__WEB_STARTSECS=9",
-                          "SUPERVISOR_PROGRAM__WEB_STDOUT_LOGFILE=/dev/stdout",
-                          "SUPERVISOR_SUPERVISORD_EXIT_ON_FATAL=true",
-                          "SUPERVISOR_UNIX_HTTP_SERVER_FILE=/tmp/pv.sock"});
+  const auto spec = load(
+      "[supervisord]\n[program:web]\ncommand=/bin/web\n",
+      {"SUPERVISOR_PROGRAM__WEB_STARTSECS=9", "SUPERVISOR_PROGRAM__WEB_STDOUT_LOGFILE=/dev/stdout",
+       "SUPERVISOR_SUPERVISORD_EXIT_ON_FATAL=true",
+       "SUPERVISOR_UNIX_HTTP_SERVER_FILE=/tmp/pv.sock"});
   EXPECT_EQ(program(spec, "web").startsecs, 9s);
   EXPECT_EQ(program(spec, "web").stdout_log.target, LogTarget::kStdout);
   EXPECT_TRUE(spec.exit_on_fatal);
@@ -200,8 +200,9 @@ TEST_F(Loader, EnvironmentOverridesAnySectionAndKey) {
 }
 
 TEST_F(Loader, WarnsAboutUnknownKeysAndSections) {
-  load("[supervisord]\nfoo=1\n[program:web]\ncommand=/bin/web\nstartsec=3\nready=tcp://x:1\n"
-       "[weird]\na=1\n");
+  load(
+      "[supervisord]\nfoo=1\n[program:web]\ncommand=/bin/web\nstartsec=3\nready=tcp://x:1\n"
+      "[weird]\na=1\n");
   EXPECT_TRUE(warned("unknown key 'foo'"));
   EXPECT_TRUE(warned(":5: [program:web] unknown key 'startsec'"));
   EXPECT_TRUE(warned("ready is not supported"));

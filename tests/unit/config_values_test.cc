@@ -119,12 +119,14 @@ TEST(ParseOctal, Umasks) {
   EXPECT_EQ(parse_octal("022"), 022u);
   EXPECT_EQ(parse_octal("0"), 0u);
   EXPECT_EQ(parse_octal("777"), 0777u);
-  for (const char* bad : {"", "8", "1000", "abc"}) EXPECT_THROW(parse_octal(bad), ValueError) << bad;
+  for (const char* bad : {"", "8", "1000", "abc"})
+    EXPECT_THROW(parse_octal(bad), ValueError) << bad;
 }
 
 TEST(ParseName, RejectsSpaceColonSlash) {
   EXPECT_EQ(parse_name(" web "), "web");
-  for (const char* bad : {"", "a b", "a:b", "a/b"}) EXPECT_THROW(parse_name(bad), ValueError) << bad;
+  for (const char* bad : {"", "a b", "a:b", "a/b"})
+    EXPECT_THROW(parse_name(bad), ValueError) << bad;
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ class FakeDriver : public ProcessDriver {
     return {next_pid++, 0, "", false};
   }
   void kill(pid_t pid, int signo, bool group) override { kills.push_back({pid, signo, group}); }
+  void kill_group(pid_t pgid, int signo) override { group_kills.push_back({pgid, signo, true}); }
   void arm_timer(Process& p, Clock::duration after) override {
     timer = now_ + after;
     timer_owner = &p;
@@ -67,6 +68,7 @@ class FakeDriver : public ProcessDriver {
   Process* timer_owner = nullptr;
   std::deque<Spawned> spawn_errors;
   std::vector<Kill> kills;
+  std::vector<Kill> group_kills;
   std::vector<std::string> lines;
   std::vector<State> states;
   pid_t next_pid = 100;
@@ -268,6 +270,34 @@ TEST(Process, MissingCommandIsFatalAtOnceWith127) {
   d.spawn_errors.push_back({-1, EACCES, "x: Permission denied", true});
   p.start();
   EXPECT_EQ(p.fatal_exit_code(), 126);
+}
+
+TEST(Process, TransientSpawnErrorWithRecoveryOffIsFatalAtOnce) {
+  FakeDriver d;
+  d.spawn_errors.push_back({-1, ENOENT, "couldn't chdir to /x: No such file or directory", false});
+  auto spec = single_command();
+  spec.autorestart = config::Autorestart::kFalse;
+  Process p(spec, d);
+  p.start();
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_EQ(p.restarts(), 0);
+  EXPECT_FALSE(d.timer.has_value());
+}
+
+TEST(Process, LeftoversOfTheGroupAreKilledWhenTheLeaderExits) {
+  FakeDriver d;
+  Process p(single_command(), d);  // killasgroup
+  p.start();
+  p.on_exit(exited(1));
+  ASSERT_EQ(d.group_kills.size(), 1u);
+  EXPECT_EQ(d.group_kills[0].pid, 100);
+  EXPECT_EQ(d.group_kills[0].signo, SIGKILL);
+  config::ProgramSpec plain;
+  plain.argv = {"x"};
+  Process q(plain, d);  // supervisord's default: killasgroup=false
+  q.start();
+  q.on_exit(exited(1));
+  EXPECT_EQ(d.group_kills.size(), 1u);
 }
 
 TEST(Process, TransientSpawnErrorsBackOff) {

@@ -1,10 +1,10 @@
-#include "os/users.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "os/users.h"
 
 namespace podvisor::os {
 namespace {
