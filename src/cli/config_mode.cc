@@ -144,7 +144,21 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
   if (!apply_process_settings(*spec)) return kConfigError;
   log.log(config::LogLevel::kInfo, fmt::format("read config {}", spec->config_file));
-  return run_supervisor(*spec, RuntimeOptions{}, log);
+  RuntimeOptions options;
+  options.reload = [path = spec->config_file, flags,
+                    &log]() -> std::optional<config::SupervisorSpec> {
+    std::vector<std::string> reload_warnings;
+    try {
+      auto next =
+          config::load_config(path, with_flags(environment_strings(), flags), reload_warnings);
+      for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
+      return next;
+    } catch (const config::ConfigError& e) {
+      log.log(config::LogLevel::kError, e.what());
+      return std::nullopt;
+    }
+  };
+  return run_supervisor(*spec, options, log);
 }
 
 int check_main(int argc, char** argv) {

@@ -55,12 +55,7 @@ class Runtime final : public core::ProcessDriver {
         signal_stream_(io_, signals_.fd()),
         buffer_(kReadBuffer),
         supervisor_(spec, *this, [this](const core::Supervisor::Outcome& o) { finish(o); }) {
-    for (const auto& p : spec.programs) {
-      const auto on_streams = [](const config::LogSpec& l) {
-        return l.target == config::LogTarget::kStdout || l.target == config::LogTarget::kStderr;
-      };
-      if (on_streams(p.stdout_log) || on_streams(p.stderr_log)) ++programs_on_podvisor_streams_;
-    }
+    count_shared_streams();
     // podvisor's own lines go through the same sink as relayed output, so they never
     // split a relayed line.
     auto* log_sink = spec.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
@@ -285,10 +280,45 @@ class Runtime final : public core::ProcessDriver {
             fmt::format("received {} indicating exit request", config::signal_name(sig)));
         supervisor_.request_shutdown();
         break;
+      case SIGHUP:
+        if (options_.reload) {
+          reload();
+          break;
+        }
+        [[fallthrough]];
       default:
         log(LogLevel::kDebug, fmt::format("forwarding {}", config::signal_name(sig)));
         supervisor_.forward_signal(sig);
         break;
+    }
+  }
+
+  void reload() {
+    log(LogLevel::kWarn, "received SIGHUP indicating restart request");
+    auto next = options_.reload();
+    if (!next) {
+      log(LogLevel::kError, "reload failed: the file is invalid; carrying on with the old one");
+      return;
+    }
+    spec_ = std::move(*next);
+    log_.set_level(spec_.loglevel);
+    count_shared_streams();
+    supervisor_.update(spec_);
+    // Programs that went away took their output state with them.
+    std::erase_if(programs_, [this](const auto& entry) {
+      const auto& live = supervisor_.programs();
+      return std::none_of(live.begin(), live.end(),
+                          [&](const auto& p) { return p.get() == entry.first; });
+    });
+  }
+
+  void count_shared_streams() {
+    programs_on_podvisor_streams_ = 0;
+    for (const auto& p : spec_.programs) {
+      const auto on_streams = [](const config::LogSpec& l) {
+        return l.target == config::LogTarget::kStdout || l.target == config::LogTarget::kStderr;
+      };
+      if (on_streams(p.stdout_log) || on_streams(p.stderr_log)) ++programs_on_podvisor_streams_;
     }
   }
 
@@ -379,7 +409,7 @@ class Runtime final : public core::ProcessDriver {
     core::write_all(STDERR_FILENO, core::format_report(r));
   }
 
-  const config::SupervisorSpec& spec_;
+  config::SupervisorSpec spec_;
   RuntimeOptions options_;
   core::Logger& log_;
   asio::io_context io_;

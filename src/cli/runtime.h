@@ -2,6 +2,9 @@
 // and on the way out ends every leftover descendant and prints the crash report.
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include "config/spec.h"
 #include "core/log.h"
 
@@ -11,6 +14,9 @@ struct RuntimeOptions {
   // stdin is a terminal: the program inherits it and becomes its foreground process group
   // instead of writing through pipes.
   bool terminal = false;
+  // Config mode: re-reads the file on SIGHUP (nullopt when it is now invalid; the error has
+  // been reported). Unset in single-command mode, where SIGHUP is forwarded.
+  std::function<std::optional<config::SupervisorSpec>()> reload;
 };
 
 // Returns podvisor's exit status.

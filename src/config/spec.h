@@ -24,6 +24,7 @@ struct LogSpec {
   std::string path;  // kFile; for kAuto, chosen at start in childlogdir
   uint64_t maxbytes = 50 * 1024 * 1024;
   int backups = 10;
+  bool operator==(const LogSpec&) const = default;
 };
 
 struct ProgramSpec {
@@ -62,6 +63,9 @@ struct ProgramSpec {
   LogSpec stderr_log;
   // "[name] " before each relayed line; unset: on when several programs share a stream.
   std::optional<bool> log_prefix;
+
+  // A reload restarts a program whose spec changed in any way.
+  bool operator==(const ProgramSpec&) const = default;
 
   bool expected(int exit_code) const {
     return std::find(exitcodes.begin(), exitcodes.end(), exit_code) != exitcodes.end();

@@ -115,6 +115,14 @@ void Process::stop() {
   }
 }
 
+void Process::forbid_restart() {
+  stop_requested_ = true;
+  if (state_ == State::kBackoff) {
+    driver_.cancel_timer(*this);
+    set_state(State::kStopped);
+  }
+}
+
 void Process::kill_now() {
   if (pid_ <= 0) return;
   stop_requested_ = true;

@@ -66,6 +66,10 @@ class Process {
 
   void start();
   void stop();
+  // Shutdown: whatever happens next, no restart (a BACKOFF ends in STOPPED at once).
+  void forbid_restart();
+  // A reload changed the spec: takes effect at the next start.
+  void replace_spec(config::ProgramSpec spec) { spec_ = std::move(spec); }
   void kill_now();  // a second stop request: SIGKILL without waiting
   void signal(int signo);
   void on_exit(int wait_status);

@@ -1,10 +1,12 @@
 #include "core/supervisor.h"
 
+#include <algorithm>
+
 namespace podvisor::core {
 
 Supervisor::Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver,
                        std::function<void(const Outcome&)> on_done)
-    : exit_on_fatal_(spec.exit_on_fatal), on_done_(std::move(on_done)) {
+    : exit_on_fatal_(spec.exit_on_fatal), driver_(driver), on_done_(std::move(on_done)) {
   for (const auto& program : spec.programs) {
     programs_.push_back(std::make_unique<Process>(program, driver));
   }
@@ -49,12 +51,17 @@ bool Supervisor::on_child_exit(pid_t pid, int wait_status) {
 
 void Supervisor::on_state_changed(Process& p, State from) {
   (void)from;
+  if (!p.active() && reloading_.count(&p)) {
+    settle_reloaded(p);
+    return;
+  }
   if (p.state() == State::kFatal && (exit_on_fatal_ || p.spec().main) && !outcome_) {
     begin_shutdown({p.fatal_exit_code(), &p});
   } else if (p.spec().main && !p.active() && !outcome_ && p.last_exit()) {
     const auto status = p.last_exit()->status();
     begin_shutdown({status, status == 0 ? nullptr : &p});
   }
+  if (outcome_) continue_stopping();
   check_done();
 }
 
@@ -64,8 +71,83 @@ void Supervisor::begin_shutdown(Outcome outcome) {
 }
 
 void Supervisor::stop_all() {
-  // Reverse start order: what started last stops first.
-  for (auto it = programs_.rbegin(); it != programs_.rend(); ++it) (*it)->stop();
+  for (auto& p : programs_) p->forbid_restart();
+  continue_stopping();
+}
+
+void Supervisor::continue_stopping() {
+  // As supervisord: one priority level at a time, the highest number first, and the next
+  // level only once the previous one has stopped.
+  std::optional<int> top;
+  for (const auto& p : programs_) {
+    if (p->active() && (!top || p->spec().priority > *top)) top = p->spec().priority;
+  }
+  if (!top) return;
+  for (auto& p : programs_) {
+    if (p->active() && p->spec().priority == *top) p->stop();
+  }
+}
+
+void Supervisor::sort_programs() {
+  std::stable_sort(programs_.begin(), programs_.end(), [](const auto& a, const auto& b) {
+    return a->spec().priority != b->spec().priority ? a->spec().priority < b->spec().priority
+                                                    : a->name() < b->name();
+  });
+}
+
+void Supervisor::update(const config::SupervisorSpec& spec) {
+  if (shutting_down()) return;
+  retired_.clear();
+  exit_on_fatal_ = spec.exit_on_fatal;
+  std::vector<Process*> to_start;
+  for (auto& p : programs_) {
+    const auto it = std::find_if(spec.programs.begin(), spec.programs.end(),
+                                 [&](const auto& s) { return s.name == p->name(); });
+    if (it == spec.programs.end()) {
+      reloading_[p.get()] = std::nullopt;  // removed
+    } else if (!(*it == p->spec())) {
+      reloading_[p.get()] = *it;  // changed
+    }
+  }
+  for (const auto& s : spec.programs) {
+    const bool known = std::any_of(programs_.begin(), programs_.end(),
+                                   [&](const auto& p) { return p->name() == s.name; });
+    if (!known) {
+      programs_.push_back(std::make_unique<Process>(s, driver_));
+      to_start.push_back(programs_.back().get());
+    }
+  }
+  sort_programs();
+  // Copy: settling a program that is already stopped changes reloading_.
+  const auto pending = reloading_;
+  for (const auto& [process, next] : pending) {
+    auto* p = const_cast<Process*>(process);
+    if (!p->active()) {
+      settle_reloaded(*p);
+      continue;
+    }
+    p->forbid_restart();  // a BACKOFF settles here, and may start again with its new spec
+    if (reloading_.count(p)) p->stop();
+  }
+  for (auto* p : to_start) {
+    if (p->spec().autostart) p->start();
+  }
+}
+
+void Supervisor::settle_reloaded(Process& p) {
+  const auto node = reloading_.extract(&p);
+  if (node.mapped()) {
+    p.replace_spec(*node.mapped());
+    if (p.spec().autostart) p.start();
+    return;
+  }
+  // Removed: out of the list now, destroyed at the next reload (we may be inside its call).
+  const auto it = std::find_if(programs_.begin(), programs_.end(),
+                               [&](const auto& q) { return q.get() == &p; });
+  if (it != programs_.end()) {
+    retired_.push_back(std::move(*it));
+    programs_.erase(it);
+  }
 }
 
 void Supervisor::check_done() {

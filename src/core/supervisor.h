@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ class Supervisor {
   // Routes a reaped child; false when the pid belongs to no program (an orphan).
   bool on_child_exit(pid_t pid, int wait_status);
   void on_state_changed(Process& p, State from);
+  // SIGHUP with a re-read file, as `supervisorctl update`: added programs start, removed
+  // ones stop and go, changed ones restart with their new spec.
+  void update(const config::SupervisorSpec& spec);
 
   const std::vector<std::unique_ptr<Process>>& programs() const { return programs_; }
   bool shutting_down() const { return shutdown_requests_ > 0 || outcome_.has_value(); }
@@ -39,10 +43,19 @@ class Supervisor {
  private:
   void begin_shutdown(Outcome outcome);
   void stop_all();
+  void continue_stopping();
   void check_done();
+  void sort_programs();
+  void settle_reloaded(Process& p);
 
   bool exit_on_fatal_;
+  ProcessDriver& driver_;
   std::vector<std::unique_ptr<Process>> programs_;
+  // Removed by a reload and stopped: kept until the next reload, since they may be deep in
+  // their own call stack when they finish stopping.
+  std::vector<std::unique_ptr<Process>> retired_;
+  // Reload bookkeeping: programs stopping to go away, or to come back with a new spec.
+  std::map<const Process*, std::optional<config::ProgramSpec>> reloading_;
   std::function<void(const Outcome&)> on_done_;
   int shutdown_requests_ = 0;
   std::optional<Outcome> outcome_;  // decided; reported once nothing is active
