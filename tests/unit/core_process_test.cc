@@ -387,5 +387,70 @@ TEST(Supervisor, ForwardsSignalsToTheMainProgram) {
   EXPECT_FALSE(d.kills[0].group);
 }
 
+config::ProgramSpec supervisord_program(std::string name, int priority) {
+  config::ProgramSpec spec;
+  spec.name = spec.program = spec.group = name;
+  spec.argv = {name};
+  spec.priority = priority;
+  spec.startsecs = 0s;
+  spec.autorestart = config::Autorestart::kTrue;
+  return spec;
+}
+
+TEST(Supervisor, StopsOnePriorityLevelAtATimeHighestFirst) {
+  FakeDriver d;
+  config::SupervisorSpec spec;
+  spec.programs = {supervisord_program("db", 1), supervisord_program("api", 5),
+                   supervisord_program("worker", 5), supervisord_program("proxy", 10)};
+  std::optional<Supervisor::Outcome> outcome;
+  Supervisor s(spec, d, [&](const auto& o) { outcome = o; });
+  d.supervisor = &s;
+  s.start_all();  // pids: db 100, api 101, worker 102, proxy 103
+  ASSERT_EQ(d.spawns, 4);
+  s.request_shutdown();
+  ASSERT_EQ(d.kills.size(), 1u);
+  EXPECT_EQ(d.kills[0].pid, 103);
+  s.on_child_exit(103, killed(SIGTERM));
+  ASSERT_EQ(d.kills.size(), 3u);  // api and worker together
+  EXPECT_EQ(d.kills[1].pid, 101);
+  EXPECT_EQ(d.kills[2].pid, 102);
+  s.on_child_exit(101, killed(SIGTERM));
+  EXPECT_EQ(d.kills.size(), 3u);  // db waits for worker too
+  s.on_child_exit(102, exited(0));
+  ASSERT_EQ(d.kills.size(), 4u);
+  EXPECT_EQ(d.kills[3].pid, 100);
+  EXPECT_EQ(d.spawns, 4);  // nothing restarted while shutting down
+  s.on_child_exit(100, exited(0));
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->exit_code, 0);
+}
+
+TEST(Supervisor, UpdateStartsAddedStopsRemovedRestartsChanged) {
+  FakeDriver d;
+  config::SupervisorSpec spec;
+  spec.programs = {supervisord_program("a", 1), supervisord_program("b", 2)};
+  Supervisor s(spec, d, [](const auto&) {});
+  d.supervisor = &s;
+  s.start_all();  // a 100, b 101
+  auto next = spec;
+  next.programs = {supervisord_program("a", 1), supervisord_program("c", 3)};
+  next.programs[0].argv = {"a", "--new"};
+  s.update(next);
+  // c started at once; a and b asked to stop.
+  EXPECT_EQ(d.spawns, 3);  // c is pid 102
+  ASSERT_EQ(d.kills.size(), 2u);
+  s.on_child_exit(100, killed(SIGTERM));  // a stopped: comes back with the new command
+  EXPECT_EQ(d.spawns, 4);
+  s.on_child_exit(101, killed(SIGTERM));  // b stopped: gone
+  std::vector<std::string> names;
+  for (const auto& p : s.programs()) names.push_back(p->name());
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(s.programs()[0]->spec().argv, (std::vector<std::string>{"a", "--new"}));
+  EXPECT_EQ(s.programs()[0]->state(), State::kRunning);
+  s.update(next);  // nothing changed: nothing happens
+  EXPECT_EQ(d.spawns, 4);
+  EXPECT_EQ(d.kills.size(), 2u);
+}
+
 }  // namespace
 }  // namespace podvisor::core
