@@ -61,7 +61,8 @@ class Runtime final : public core::ProcessDriver {
     auto* log_sink = spec.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
     if (!spec.logfile.empty() && !spec.logfile.starts_with("/dev/")) {
       try {
-        logfile_ = std::make_unique<output::LogFile>(spec.logfile, 50 * 1024 * 1024, 10);
+        logfile_ = std::make_unique<output::LogFile>(spec.logfile, spec.logfile_maxbytes,
+                                                     spec.logfile_backups);
       } catch (const std::system_error& e) {
         log_.log(LogLevel::kError, fmt::format("cannot open logfile: {}", e.what()));
       }

@@ -166,6 +166,9 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
   }
   SectionReader r(*section, doc.defaults, names);
   spec.logfile = r.text("logfile", "supervisord.log");
+  spec.logfile_maxbytes = r.get("logfile_maxbytes", uint64_t{50 * 1024 * 1024}, parse_byte_size);
+  spec.logfile_backups =
+      r.get("logfile_backups", 10, [](auto v) { return static_cast<int>(parse_int(v, 0, 1000)); });
   spec.loglevel = r.get("loglevel", LogLevel::kInfo, parse_loglevel);
   spec.identifier = r.text("identifier", "supervisor");
   spec.childlogdir = r.text("childlogdir", spec.childlogdir);

@@ -81,6 +81,8 @@ struct SupervisorSpec {
   std::vector<ProgramSpec> programs;  // in start order: priority, then name
   // supervisord's own log; "" is podvisor's stderr (single-command mode).
   std::string logfile;
+  uint64_t logfile_maxbytes = 50 * 1024 * 1024;
+  int logfile_backups = 10;
   std::string identifier = "supervisor";
   std::string childlogdir = "/tmp";
   bool nocleanup = false;

@@ -343,6 +343,11 @@ bool Child::wait_stderr(std::string_view text, std::chrono::milliseconds timeout
   return wait_for([&] { return err_.find(text) != std::string::npos; }, timeout);
 }
 
+bool Child::wait_file(const std::string& path, std::string_view text,
+                      std::chrono::milliseconds timeout) {
+  return wait_for([&] { return read_file(path).find(text) != std::string::npos; }, timeout, 10ms);
+}
+
 std::optional<int> Child::wait_exit(std::chrono::milliseconds timeout) {
   wait_for([&] { return exited_; }, timeout);
   if (!exited_) {
@@ -524,6 +529,52 @@ std::string shell_quote(std::string_view text) {
     }
   }
   return out + "'";
+}
+
+// ---- supervisord.conf mode ----
+
+std::string write_config(const TempDir& dir, std::string_view text, std::string_view name) {
+  std::string out(text);
+  const std::pair<std::string, std::string> names[] = {{"@DIR@", dir.path()},
+                                                       {"@DATA@", PODVISOR_TEST_DATA}};
+  for (const auto& [from, to] : names) {
+    for (auto pos = out.find(from); pos != std::string::npos; pos = out.find(from, pos)) {
+      out.replace(pos, from.size(), to);
+      pos += to.size();
+    }
+  }
+  const auto path = dir / name;
+  write_file(path, out);
+  return path;
+}
+
+Options podvisor_config(const std::string& path,
+                        std::map<std::string, std::optional<std::string>> env) {
+  return podvisor({"-c", path}, std::move(env));
+}
+
+std::vector<std::string> spawned_names(std::string_view log) {
+  constexpr std::string_view kMark = "spawned: '";
+  std::vector<std::string> names;
+  for (const auto& line : lines(log)) {
+    const auto at = line.find(kMark);
+    if (at == std::string::npos) continue;
+    const auto start = at + kMark.size();
+    const auto end = line.find("' with pid ", start);
+    if (end != std::string::npos) names.push_back(line.substr(start, end - start));
+  }
+  return names;
+}
+
+std::optional<pid_t> spawned_pid(std::string_view log, std::string_view name) {
+  const std::string mark = "spawned: '" + std::string(name) + "' with pid ";
+  std::optional<pid_t> pid;
+  for (const auto& line : lines(log)) {
+    const auto at = line.find(mark);
+    if (at == std::string::npos) continue;
+    pid = static_cast<pid_t>(std::strtol(line.c_str() + at + mark.size(), nullptr, 10));
+  }
+  return pid;
 }
 
 std::optional<std::string> unshare_unavailable() {

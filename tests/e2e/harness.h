@@ -90,6 +90,10 @@ class Child {
                 std::chrono::milliseconds tick);
   bool wait_stdout(std::string_view text, std::chrono::milliseconds timeout = kTimeout);
   bool wait_stderr(std::string_view text, std::chrono::milliseconds timeout = kTimeout);
+  // Until the file at `path` holds `text` (checked every 10 ms: no output announces it),
+  // reading podvisor's output meanwhile.
+  bool wait_file(const std::string& path, std::string_view text,
+                 std::chrono::milliseconds timeout = kTimeout);
 
   // Waits for the exit and returns the status as a shell reports it (128+N for signal N);
   // nullopt on timeout, after killing the process and everything below it.
@@ -149,6 +153,20 @@ void write_file(const std::string& path, std::string_view data, mode_t mode = 06
 bool exists(const std::string& path);
 // Single-quotes text for sh.
 std::string shell_quote(std::string_view text);
+
+// --- supervisord.conf mode ---
+
+// Writes `text` to dir/name with @DIR@ replaced by dir's path and @DATA@ by tests/e2e/data;
+// returns the file's path.
+std::string write_config(const TempDir& dir, std::string_view text,
+                         std::string_view name = "supervisord.conf");
+// Shorthand: podvisor -c PATH.
+Options podvisor_config(const std::string& path,
+                        std::map<std::string, std::optional<std::string>> env = {});
+// The names of "spawned: 'NAME' with pid N" log lines, in the order they appear.
+std::vector<std::string> spawned_names(std::string_view log);
+// The pid of the last "spawned: 'NAME' with pid N" line; nullopt when there is none.
+std::optional<pid_t> spawned_pid(std::string_view log, std::string_view name);
 
 // Whether `unshare --pid --fork --mount-proc` works here; the reason when it does not.
 std::optional<std::string> unshare_unavailable();
