@@ -62,6 +62,10 @@ LineFormatter::LineFormatter(Destination& next, Format format, std::string progr
     : next_(next), format_(format), program_(std::move(program)), stream_(std::move(stream)) {}
 
 void LineFormatter::emit(std::string_view line) {
+  while (line.size() > kMaxLine) {
+    emit(line.substr(0, kMaxLine));
+    line.remove_prefix(kMaxLine);
+  }
   if (format_ == Format::kPrefix) {
     batch_ += '[';
     batch_ += program_;
