@@ -9,7 +9,8 @@
 # (default 3), BENCH_RELAY_BYTES (default 1 GiB), BENCH_IDLE_SECONDS (default 60),
 # BENCH_KEEP_LOGS=1 (keep every supervisor's stdout/stderr in bench/out/logs instead of
 # sending it to /dev/null), BENCH_RESULTS (where to write the report, default
-# bench/RESULTS.md).
+# bench/RESULTS.md), BENCH_SCALE=0 (skip bench/scale.sh, the many-programs run that ends it;
+# its own knobs are in that file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -319,7 +320,11 @@ EOF
 }
 
 report >"$results"
+# ---- many programs from one file: appends the Scale section to the report -----------------
+if [[ ${BENCH_SCALE:-1} == 1 ]]; then
+  PODVISOR=$podvisor BENCH_RESULTS=$results BENCH_SCALE_QUIET=1 bash bench/scale.sh
+fi
 echo
 cat "$results"
 echo
-echo "bench: wrote $results (raw samples in bench/out/samples)"
+echo "bench: wrote $results (raw samples in bench/out/samples and bench/out/scale/samples)"

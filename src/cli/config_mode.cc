@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
@@ -71,6 +73,19 @@ std::optional<config::SupervisorSpec> load(std::string& path, const SupervisordF
 // [supervisord] directory, umask and user apply to podvisor itself, as in supervisord.
 bool apply_process_settings(const config::SupervisorSpec& spec) {
   ::umask(static_cast<mode_t>(spec.umask));
+  // minfds: raise the open-file limit as supervisord does, or refuse to start.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < static_cast<rlim_t>(spec.minfds)) {
+    rlimit wanted{static_cast<rlim_t>(spec.minfds),
+                  std::max(files.rlim_max, static_cast<rlim_t>(spec.minfds))};
+    if (setrlimit(RLIMIT_NOFILE, &wanted) != 0) {
+      std::cerr << fmt::format(
+          "podvisor: minfds={} needs that many open files, but the limit is {} and cannot be "
+          "raised: {}\n",
+          spec.minfds, files.rlim_max, std::strerror(errno));
+      return false;
+    }
+  }
   if (!spec.directory.empty() && chdir(spec.directory.c_str()) != 0) {
     std::cerr << fmt::format("podvisor: [supervisord] directory {}: {}\n", spec.directory,
                              std::strerror(errno));

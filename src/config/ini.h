@@ -2,6 +2,7 @@
 // read with file and line numbers kept for every value so errors can name them.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -33,8 +34,10 @@ struct IniSection {
 };
 
 struct IniDocument {
-  std::vector<IniSection> sections;  // in order of first appearance
-  IniSection defaults;               // [DEFAULT]
+  // In order of first appearance; a deque so that references stay valid as sections are
+  // added (includes, overrides).
+  std::deque<IniSection> sections;
+  IniSection defaults;  // [DEFAULT]
   IniSection* find(std::string_view name);
   const IniSection* find(std::string_view name) const;
 };

@@ -66,7 +66,9 @@ void Process::spawn() {
   auto result = driver_.spawn(*this);
   if (result.pid <= 0) {
     driver_.log(LogLevel::kError, fmt::format("spawn error: {}", result.message));
-    if (result.permanent) {
+    // A missing command cannot fix itself in single-command mode; supervisord retries it
+    // (another program may be installing it), and so does config mode.
+    if (result.permanent && spec_.count_every_exit) {
       fail(fmt::format("spawn error: {}", result.message), result.error == ENOENT ? 127 : 126,
            "the command cannot be run, retrying will not help");
       return;
@@ -176,12 +178,16 @@ void Process::on_exit(int wait_status) {
   if (spec_.killasgroup) driver_.kill_group(pid_, SIGKILL);
   pid_ = -1;
 
+  const bool listed = !info.signaled && spec_.expected(info.code);
   if (was_stopping || stop_requested_) {
-    driver_.log(LogLevel::kInfo, fmt::format("stopped: {} ({})", name(), describe(info)));
+    driver_.log(listed ? LogLevel::kInfo : LogLevel::kWarn,
+                fmt::format("stopped: {} ({})", name(), describe(info)));
     set_state(State::kStopped);
     return;
   }
-  const bool expected = !info.signaled && spec_.expected(info.code);
+  // supervisord: an exit before startsecs is a failed start, never expected, whatever its
+  // status. In single-command mode autorestart alone decides, so the status counts.
+  const bool expected = listed && (was_up || spec_.count_every_exit);
   driver_.log(expected ? LogLevel::kInfo : LogLevel::kWarn,
               fmt::format("exited: {} ({}; {})", name(), describe(info),
                           expected ? "expected" : "not expected"));

@@ -300,6 +300,23 @@ TEST(Process, LeftoversOfTheGroupAreKilledWhenTheLeaderExits) {
   EXPECT_EQ(d.group_kills.size(), 1u);
 }
 
+TEST(Process, SupervisordModeRetriesAMissingCommandAndCallsEarlyExitsUnexpected) {
+  FakeDriver d;
+  d.spawn_errors.push_back({-1, ENOENT, "tool: No such file or directory", true});
+  config::ProgramSpec spec;
+  spec.name = "tool";
+  spec.argv = {"tool"};
+  spec.startretries = 2;
+  Process p(spec, d);
+  p.start();
+  EXPECT_EQ(p.state(), State::kBackoff);  // another program may be installing it
+  d.advance(1s);
+  ASSERT_EQ(p.state(), State::kStarting);
+  p.on_exit(exited(0));  // before startsecs: a failed start even with status 0
+  EXPECT_TRUE(d.logged("exited: tool (exit status 0; not expected)"));
+  EXPECT_EQ(p.state(), State::kBackoff);
+}
+
 TEST(Process, TransientSpawnErrorsBackOff) {
   FakeDriver d;
   d.spawn_errors.push_back({-1, ENOENT, "couldn't chdir to /x: No such file or directory", false});

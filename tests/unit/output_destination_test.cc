@@ -1,11 +1,11 @@
-#include "output/destination.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "output/destination.h"
 
 namespace podvisor::output {
 namespace {
