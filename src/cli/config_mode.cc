@@ -1,6 +1,7 @@
 #include "cli/config_mode.h"
 
 #include <fmt/format.h>
+#include <glob.h>
 #include <grp.h>
 #include <limits.h>
 #include <sys/resource.h>
@@ -85,6 +86,15 @@ bool apply_process_settings(const config::SupervisorSpec& spec) {
           spec.minfds, files.rlim_max, std::strerror(errno));
       return false;
     }
+  }
+  if (!spec.nocleanup) {
+    // supervisord removes the AUTO logs of earlier runs at start, unless nocleanup.
+    glob_t old{};
+    const auto pattern = fmt::format("{}/*---{}-*.log", spec.childlogdir, spec.identifier);
+    if (glob(pattern.c_str(), 0, nullptr, &old) == 0) {
+      for (size_t i = 0; i < old.gl_pathc; ++i) ::unlink(old.gl_pathv[i]);
+    }
+    globfree(&old);
   }
   if (!spec.directory.empty() && chdir(spec.directory.c_str()) != 0) {
     std::cerr << fmt::format("podvisor: [supervisord] directory {}: {}\n", spec.directory,
