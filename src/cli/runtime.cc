@@ -110,7 +110,7 @@ class Runtime final : public core::ProcessDriver {
     request.take_terminal = options_.terminal;
     std::map<std::string, std::string> identity{{"SUPERVISOR_ENABLED", "1"},
                                                 {"SUPERVISOR_PROCESS_NAME", p.name()},
-                                                {"SUPERVISOR_GROUP_NAME", p.name()}};
+                                                {"SUPERVISOR_GROUP_NAME", p.spec().group}};
     auto merged = os::build_environment({spec_.environment, p.spec().environment, identity});
     // PYTHONUNBUFFERED=1 only where nobody set it (seed 001's lost logs).
     bool has_unbuffered = false;
