@@ -173,10 +173,15 @@ void Process::on_exit(int wait_status) {
   driver_.cancel_timer(*this);
   last_exit_ = info;
   exited_at_ = now;
-  // Workers the program left in its group (they may hold GPU memory) go with it, so the
-  // next start does not find them in its way.
-  if (spec_.killasgroup) driver_.kill_group(pid_, SIGKILL);
+  const pid_t leader = pid_;
   pid_ = -1;
+  // Before a restart (or when it is given up on), workers the program left in its group go
+  // with it: they may hold the GPU memory the next run needs. Not on a stop, where they get
+  // their stopwaitsecs like the leader, nor on a final exit, where podvisor's own exit
+  // ends them with a grace.
+  auto end_group = [&] {
+    if (spec_.killasgroup) driver_.kill_group(leader, SIGKILL);
+  };
 
   const bool listed = !info.signaled && spec_.expected(info.code);
   if (was_stopping || stop_requested_) {
@@ -215,10 +220,12 @@ void Process::on_exit(int wait_status) {
     if (now - started_at_ >= spec_.restart_reset) failures_ = 0;
     ++failures_;
     if (failures_ > spec_.startretries) {
+      end_group();
       fail(describe_exit(info), 1);
       return;
     }
   }
+  end_group();
   schedule_restart(was_up);
 }
 

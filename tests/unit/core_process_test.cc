@@ -284,13 +284,17 @@ TEST(Process, TransientSpawnErrorWithRecoveryOffIsFatalAtOnce) {
   EXPECT_FALSE(d.timer.has_value());
 }
 
-TEST(Process, LeftoversOfTheGroupAreKilledWhenTheLeaderExits) {
+TEST(Process, LeftoversOfTheGroupAreKilledBeforeARestartOnly) {
   FakeDriver d;
   Process p(single_command(), d);  // killasgroup
   p.start();
-  p.on_exit(exited(1));
+  p.stop();
+  p.on_exit(killed(SIGTERM));  // a stop: the rest of the group keeps its stopwaitsecs
+  EXPECT_TRUE(d.group_kills.empty());
+  p.start();
+  p.on_exit(exited(1));  // a crash, restart due
   ASSERT_EQ(d.group_kills.size(), 1u);
-  EXPECT_EQ(d.group_kills[0].pid, 100);
+  EXPECT_EQ(d.group_kills[0].pid, 101);
   EXPECT_EQ(d.group_kills[0].signo, SIGKILL);
   config::ProgramSpec plain;
   plain.argv = {"x"};
