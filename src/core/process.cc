@@ -58,7 +58,7 @@ void Process::start() {
   if (active()) return;
   stop_requested_ = false;
   failures_ = 0;
-  backoff_step_ = 0;
+  next_delay_ = {};
   spawn();
 }
 
@@ -231,21 +231,24 @@ void Process::on_exit(int wait_status) {
 
 void Process::schedule_restart(bool was_up) {
   ++restarts_;
-  if (was_up) {
+  // A run that stayed up restart_reset seconds was healthy: the delays start over.
+  if (was_up && exited_at_ - started_at_ >= spec_.restart_reset) next_delay_ = {};
+  if (was_up && next_delay_ == Clock::duration{}) {
+    // The first failure after a healthy stretch restarts at once; a crash loop then backs
+    // off 1 s, 2 s, 4 s … even when each run gets past startsecs.
+    next_delay_ = std::chrono::seconds(1);
     // Straight to STARTING: a transient EXITED would read as "ended for good".
-    backoff_step_ = 0;
     spawn();
     return;
   }
-  const auto delay = std::min<Clock::duration>(
-      spec_.backoff_max, std::chrono::seconds(1LL << std::min(backoff_step_, 30)));
-  ++backoff_step_;
+  const auto delay = std::max<Clock::duration>(next_delay_, std::chrono::seconds(1));
+  next_delay_ = std::min<Clock::duration>(spec_.backoff_max, delay * 2);
   set_state(State::kBackoff);
   driver_.log(
       LogLevel::kDebug,
       fmt::format("{} restarts in {}", name(),
                   format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(delay))));
-  driver_.arm_timer(*this, delay);
+  driver_.arm_timer(*this, std::min<Clock::duration>(delay, spec_.backoff_max));
 }
 
 void Process::fail(std::string reason, int exit_code, std::string_view why) {

@@ -108,8 +108,10 @@ class Process {
   Clock::time_point first_started_at_{};
   Clock::time_point exited_at_{};
   std::optional<ExitInfo> last_exit_;
-  int failures_ = 0;      // consecutive failed runs, toward startretries
-  int backoff_step_ = 0;  // consecutive runs that never came up: delay 1 s, 2 s, 4 s …
+  int failures_ = 0;  // consecutive failed runs, toward startretries
+  // The wait before the next restart: 0 after a healthy stretch, then 1 s, 2 s, 4 s … up to
+  // backoff_max; back to 0 once a run stays up restart_reset seconds.
+  Clock::duration next_delay_{};
   int restarts_ = 0;
   bool stop_requested_ = false;
   std::string fatal_reason_;

@@ -138,6 +138,30 @@ TEST(Process, RestartAfterARunThatWasUpIsImmediate) {
   EXPECT_EQ(d.pending_delay(), 2s);
 }
 
+TEST(Process, CrashLoopsPastStartsecsBackOffUntilARunStaysUpRestartReset) {
+  FakeDriver d;
+  config::ProgramSpec spec;  // supervisord mode: these exits never go FATAL
+  spec.name = "web";
+  spec.argv = {"web"};
+  spec.autorestart = config::Autorestart::kTrue;
+  spec.restart_reset = 60s;
+  Process p(spec, d);
+  p.start();
+  std::vector<Clock::duration> delays;
+  for (int i = 0; i < 4; ++i) {
+    d.advance(5s);  // RUNNING, then crashes
+    ASSERT_EQ(p.state(), State::kRunning);
+    p.on_exit(exited(1));
+    delays.push_back(p.state() == State::kBackoff ? d.pending_delay() : Clock::duration{});
+    if (p.state() == State::kBackoff) d.advance(d.pending_delay());
+  }
+  EXPECT_EQ(delays, (std::vector<Clock::duration>{0s, 1s, 2s, 4s}));
+  d.advance(61s);  // healthy long enough
+  p.on_exit(exited(1));
+  EXPECT_EQ(p.state(), State::kStarting);  // at once again
+  EXPECT_NE(p.state(), State::kFatal);
+}
+
 TEST(Process, EveryExitCountsAndTooManyIsFatal) {
   FakeDriver d;
   auto spec = single_command();
