@@ -43,7 +43,10 @@ Exit status:
 class PodvisorFormatter : public CLI::Formatter {
  public:
   std::string make_usage(const CLI::App*, std::string) const override {
-    return "\nUsage: podvisor [OPTIONS] [--] CMD [ARGS...]\n";
+    return "\nUsage: podvisor [OPTIONS] [--] CMD [ARGS...]   supervise CMD as program 'app'\n"
+           "       podvisor -c FILE                      run the programs of a supervisord.conf\n"
+           "       podvisor check [-c FILE] [--print]    validate a supervisord.conf\n"
+           "       (as standard-supervisor: CMD [ARGS...]; as supervisord: supervisord's flags)\n";
   }
 };
 
