@@ -141,3 +141,40 @@ TEST(Restart, BackoffIsCappedByBackoffMax) {
 
 }  // namespace
 }  // namespace e2e
+
+namespace e2e {
+namespace {
+
+// A crashed run's workers (still alive in its process group, perhaps holding GPU memory) are
+// killed before the next run starts.
+TEST(Restart, WorkersLeftInTheGroupAreKilledBeforeTheRestart) {
+  TempDir dir;
+  const auto workers = dir / "workers";
+  // The first run leaves a worker and crashes; the second leaves one too and stays up, so
+  // podvisor keeps running and only the group kill can end the first worker.
+  const auto script = "n=$(cat " + shell_quote(workers) + " 2>/dev/null | wc -l); sleep 1000 & " +
+                      "echo $! >> " + shell_quote(workers) +
+                      "; if [ $n -eq 0 ]; then sleep 0.2; exit 1; fi; exec sleep 1000";
+  Child c(podvisor({"--", "sh", "-c", script}, {{"PROCESS_MAX_START_RETRIES", "1"}}));
+  ASSERT_TRUE(c.wait_for([&] { return count(c.err(), "spawned: 'app' with pid") >= 2; }))
+      << c.describe();
+  EXPECT_NE(c.err().find("sent SIGKILL to the processes left in process group"), std::string::npos)
+      << c.describe();
+  const auto first = lines(read_file(workers));
+  ASSERT_FALSE(first.empty()) << c.describe();
+  const pid_t worker = static_cast<pid_t>(std::stoi(first[0]));
+  // A SIGKILLed process announces nothing: look at it every 10 ms, for a bounded time.
+  EXPECT_TRUE(c.wait_for(
+      [&] {
+        const auto state = process_state(worker);
+        return !state || *state == 'Z';
+      },
+      10s, 10ms))
+      << "the first run's worker " << worker << " outlived it\n"
+      << c.describe();
+  c.signal(SIGTERM);
+  ASSERT_EQ(c.wait_exit(), 143) << c.describe();
+}
+
+}  // namespace
+}  // namespace e2e
