@@ -90,11 +90,12 @@ class Runtime final : public core::ProcessDriver {
     for (auto& [p, io] : programs_) {
       for (auto& relay : io->relays) relay.drain();
     }
-    stdout_sink_.flush(kFlushLimit);
-    stderr_sink_.flush(kFlushLimit);
     report();
     const int status = outcome_ ? outcome_->exit_code : 2;
     log(LogLevel::kInfo, fmt::format("podvisor exiting with status {}", status));
+    // Last: the report and the final line go through the sinks too, behind relayed output.
+    stdout_sink_.flush(kFlushLimit);
+    stderr_sink_.flush(kFlushLimit);
     return status;
   }
 
@@ -407,7 +408,7 @@ class Runtime final : public core::ProcessDriver {
     if (auto it = programs_.find(&p); it != programs_.end()) {
       r.last_lines = it->second->combined.last_lines(kReportLines);
     }
-    core::write_all(STDERR_FILENO, core::format_report(r));
+    stderr_sink_.write(core::format_report(r));
   }
 
   config::SupervisorSpec spec_;

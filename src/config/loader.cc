@@ -136,10 +136,10 @@ LogSpec read_log(const SectionReader& r, const std::string& stream) {
   LogSpec log;
   const auto key = stream + "_logfile";
   const auto value = r.text(key, "AUTO");
-  const auto upper = to_lower(value);
-  if (upper == "auto") {
+  const auto lower = to_lower(value);
+  if (lower == "auto") {
     log.target = LogTarget::kAuto;
-  } else if (upper == "none" || upper == "syslog") {
+  } else if (lower == "none" || lower == "syslog") {
     log.target = LogTarget::kNone;
   } else if (value == "/dev/stdout" || value == "/dev/fd/1" || value == "/proc/self/fd/1") {
     log.target = LogTarget::kStdout;

@@ -53,7 +53,8 @@ void Supervisor::on_state_changed(Process& p, State from) {
   (void)from;
   if (!p.active() && reloading_.count(&p)) {
     settle_reloaded(p);
-    return;
+    // During a shutdown the stopped program still has to move the shutdown along.
+    if (!outcome_) return;
   }
   if (p.state() == State::kFatal && (exit_on_fatal_ || p.spec().main) && !outcome_) {
     begin_shutdown({p.fatal_exit_code(), &p});
@@ -120,8 +121,7 @@ void Supervisor::update(const config::SupervisorSpec& spec) {
   sort_programs();
   // Copy: settling a program that is already stopped changes reloading_.
   const auto pending = reloading_;
-  for (const auto& [process, next] : pending) {
-    auto* p = const_cast<Process*>(process);
+  for (const auto& [p, next] : pending) {
     if (!p->active()) {
       settle_reloaded(*p);
       continue;
@@ -138,7 +138,7 @@ void Supervisor::settle_reloaded(Process& p) {
   const auto node = reloading_.extract(&p);
   if (node.mapped()) {
     p.replace_spec(*node.mapped());
-    if (p.spec().autostart) p.start();
+    if (p.spec().autostart && !shutting_down()) p.start();
     return;
   }
   // Removed: out of the list now, destroyed at the next reload (we may be inside its call).

@@ -55,7 +55,7 @@ class Supervisor {
   // their own call stack when they finish stopping.
   std::vector<std::unique_ptr<Process>> retired_;
   // Reload bookkeeping: programs stopping to go away, or to come back with a new spec.
-  std::map<const Process*, std::optional<config::ProgramSpec>> reloading_;
+  std::map<Process*, std::optional<config::ProgramSpec>> reloading_;
   std::function<void(const Outcome&)> on_done_;
   int shutdown_requests_ = 0;
   std::optional<Outcome> outcome_;  // decided; reported once nothing is active

@@ -497,5 +497,23 @@ TEST(Supervisor, UpdateStartsAddedStopsRemovedRestartsChanged) {
   EXPECT_EQ(d.kills.size(), 2u);
 }
 
+TEST(Supervisor, AShutdownDuringAReloadDoesNotRestartTheChangedProgram) {
+  FakeDriver d;
+  config::SupervisorSpec spec;
+  spec.programs = {supervisord_program("a", 1)};
+  std::optional<Supervisor::Outcome> outcome;
+  Supervisor s(spec, d, [&](const auto& o) { outcome = o; });
+  d.supervisor = &s;
+  s.start_all();  // a 100
+  auto next = spec;
+  next.programs[0].argv = {"a", "--new"};
+  s.update(next);  // a is stopping, to come back with its new command
+  s.request_shutdown();
+  s.on_child_exit(100, killed(SIGTERM));
+  EXPECT_EQ(d.spawns, 1);  // not started again
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->exit_code, 0);
+}
+
 }  // namespace
 }  // namespace podvisor::core
