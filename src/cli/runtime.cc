@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <list>
 #include <map>
@@ -21,6 +22,9 @@
 #include "os/spawn.h"
 #include "output/relay.h"
 #include "output/sink.h"
+#include "probe/log_match.h"
+#include "probe/notify.h"
+#include "probe/watch.h"
 
 namespace podvisor::cli {
 namespace {
@@ -44,9 +48,14 @@ struct ProgramIo {
   std::unique_ptr<output::LogFile> files[2];
   // Pipes of earlier runs stay until end of file: a grandchild may still write to them.
   std::list<output::PipeRelay> relays;
+  std::shared_ptr<probe::ReadinessWatch> readiness;
+  std::shared_ptr<probe::LivenessWatch> liveness;
+  std::optional<probe::LogMatcher> log_matcher;  // ready=log:…, while STARTING
+  std::unique_ptr<probe::NotifySocket> notify;   // ready=notify
+  std::string notify_status;                     // the last STATUS= it sent
 };
 
-class Runtime final : public core::ProcessDriver {
+class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
  public:
   Runtime(const config::SupervisorSpec& spec, const RuntimeOptions& options, core::Logger& log)
       : spec_(spec),
@@ -117,6 +126,18 @@ class Runtime final : public core::ProcessDriver {
     bool has_unbuffered = false;
     for (const auto& e : merged) has_unbuffered |= e.starts_with("PYTHONUNBUFFERED=");
     if (!has_unbuffered) merged.push_back("PYTHONUNBUFFERED=1");
+    if (p.spec().ready && p.spec().ready->kind == config::ProbeSpec::Kind::kNotify) {
+      if (!io.notify) {
+        try {
+          io.notify = std::make_unique<probe::NotifySocket>(
+              io_, p.name(), [this, &p](const auto& m) { on_notify(p, m); });
+        } catch (const std::system_error& e) {
+          return {-1, e.code().value(), fmt::format("notify socket: {}", e.what()), false};
+        }
+      }
+      std::erase_if(merged, [](const auto& e) { return e.starts_with("NOTIFY_SOCKET="); });
+      merged.push_back(fmt::format("NOTIFY_SOCKET={}", io.notify->address()));
+    }
     request.env = std::move(merged);
 
     request.umask = p.spec().umask;
@@ -182,6 +203,53 @@ class Runtime final : public core::ProcessDriver {
 
   void log(LogLevel level, std::string line) override { log_.log(level, line); }
 
+  void start_readiness(core::Process& p) override {
+    auto& io = program_io(p);
+    const auto& spec = *p.spec().ready;
+    using Kind = config::ProbeSpec::Kind;
+    probe::ReadinessOptions o;
+    o.name = p.name();
+    o.interval = p.spec().ready_interval;
+    o.timeout = p.spec().ready_timeout;
+    if (spec.kind == Kind::kLog) o.waiting_for = "no matching line yet";
+    if (spec.kind == Kind::kNotify) o.waiting_for = "no READY=1 yet";
+    o.progress = [this](std::string line) { log(LogLevel::kInfo, std::move(line)); };
+    o.on_ready = [&p](std::chrono::milliseconds elapsed, const std::string& detail) {
+      p.on_ready(elapsed, detail);
+    };
+    o.on_timeout = [&p](const std::string& reason) { p.on_not_ready(reason); };
+    io.log_matcher.reset();
+    if (spec.kind == Kind::kLog) io.log_matcher.emplace(spec.pattern);
+    io.readiness = std::make_shared<probe::ReadinessWatch>(
+        io_, probe::make_probe(spec, io_, *this, p.spec().ready_status), std::move(o));
+    io.readiness->start();
+  }
+
+  void start_liveness(core::Process& p) override {
+    auto& io = program_io(p);
+    probe::LivenessOptions o;
+    o.interval = p.spec().live_interval;
+    o.failures = p.spec().live_failures;
+    o.on_failed = [&p](const std::string& last) { p.on_live_failed(last); };
+    io.liveness = std::make_shared<probe::LivenessWatch>(
+        io_, probe::make_probe(*p.spec().live, io_, *this), std::move(o));
+    io.liveness->start();
+  }
+
+  void stop_probes(core::Process& p) override {
+    auto& io = program_io(p);
+    if (io.readiness) io.readiness->stop();
+    if (io.liveness) io.liveness->stop();
+    io.readiness.reset();
+    io.liveness.reset();
+    io.log_matcher.reset();
+  }
+
+  // probe::ChildWatcher
+  void watch(pid_t pid, std::function<void(int)> on_exit) override {
+    probe_children_[pid] = std::move(on_exit);
+  }
+
   void state_changed(core::Process& p, core::State from) override {
     log(LogLevel::kDebug,
         fmt::format("{}: {} -> {}", p.name(), core::to_string(from), core::to_string(p.state())));
@@ -218,7 +286,36 @@ class Runtime final : public core::ProcessDriver {
     }
     io.relays.emplace_back(io_, read_fd, destination, std::move(rings), buffer_,
                            std::move(formatter));
+    if (p.spec().ready) {
+      io.relays.back().observe([this, &p](std::string_view chunk) { on_output(p, chunk); });
+    }
     io.relays.back().start();
+  }
+
+  // Output while a program is not ready yet: a log probe may match, and any output makes the
+  // next attempt come early (servers print as they start listening).
+  void on_output(const core::Process& p, std::string_view chunk) {
+    auto& io = program_io(p);
+    if (!io.readiness || io.readiness->done()) return;
+    io.readiness->nudge();
+    if (!io.log_matcher) return;
+    if (auto line = io.log_matcher->feed(chunk)) {
+      constexpr size_t kShown = 120;
+      if (line->size() > kShown) *line = fmt::format("{}…", line->substr(0, kShown));
+      // Later: this runs inside the relay's read, where state changes must not happen.
+      asio::post(io_, [watch = std::weak_ptr(io.readiness), line = std::move(*line)] {
+        if (auto w = watch.lock()) w->passive_ready(fmt::format("matched \"{}\"", line));
+      });
+    }
+  }
+
+  void on_notify(const core::Process& p, const probe::NotifySocket::Message& m) {
+    auto& io = program_io(p);
+    if (!m.status.empty()) {
+      io.notify_status = m.status;
+      log(LogLevel::kDebug, fmt::format("{}: STATUS={}", p.name(), m.status));
+    }
+    if (m.ready && io.readiness) io.readiness->passive_ready("READY=1");
   }
 
   bool wants_prefix(const config::ProgramSpec& p) const {
@@ -332,6 +429,12 @@ class Runtime final : public core::ProcessDriver {
           for (auto& relay : program_io(*p).relays) relay.drain();
         }
       }
+      if (auto it = probe_children_.find(pid); it != probe_children_.end()) {
+        auto on_exit = std::move(it->second);
+        probe_children_.erase(it);
+        on_exit(status);
+        return;
+      }
       if (!supervisor_.on_child_exit(pid, status)) {
         log(LogLevel::kDebug, fmt::format("reaped orphan pid {}", pid));
       }
@@ -422,6 +525,7 @@ class Runtime final : public core::ProcessDriver {
   asio::posix::stream_descriptor signal_stream_;
   std::vector<char> buffer_;
   std::map<const core::Process*, std::unique_ptr<ProgramIo>> programs_;
+  std::map<pid_t, std::function<void(int)>> probe_children_;  // exec probes running
   int programs_on_podvisor_streams_ = 0;
   core::Supervisor supervisor_;
   std::optional<core::Supervisor::Outcome> outcome_;

@@ -10,6 +10,7 @@
 
 #include "cli/config_mode.h"
 #include "cli/runtime.h"
+#include "cli/wait.h"
 #include "config/env.h"
 #include "core/log.h"
 
@@ -46,6 +47,8 @@ class PodvisorFormatter : public CLI::Formatter {
     return "\nUsage: podvisor [OPTIONS] [--] CMD [ARGS...]   supervise CMD as program 'app'\n"
            "       podvisor -c FILE                      run the programs of a supervisord.conf\n"
            "       podvisor check [-c FILE] [--print]    validate a supervisord.conf\n"
+           "       podvisor wait TARGET... [--timeout S] wait until http/tcp/exec/file targets "
+           "are ready\n"
            "       (as standard-supervisor: CMD [ARGS...]; as supervisord: supervisord's flags)\n";
   }
 };
@@ -149,6 +152,7 @@ int main(int argc, char** argv) {
   if (name == "standard-supervisor") return standard_supervisor_main(argc, argv);
   if (name == "supervisord") return supervisord_main(argc, argv);
   if (argc > 1 && std::string_view(argv[1]) == "check") return check_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "wait") return wait_main(argc - 1, argv + 1);
   return podvisor_main(argc, argv);
 }
 

@@ -38,8 +38,10 @@ const std::vector<std::string_view> kNoKeys = {};
 
 // The program keys single-command mode applies; the rest of the known keys are warned about.
 const std::vector<std::string_view> kSingleProgramKeys = {
-    "startsecs", "startretries", "stopsignal",  "stopwaitsecs", "stopasgroup",   "killasgroup",
-    "exitcodes", "autorestart",  "environment", "directory",    "restart_reset", "backoff_max"};
+    "startsecs",     "startretries", "stopsignal",    "stopwaitsecs",  "stopasgroup",
+    "killasgroup",   "exitcodes",    "autorestart",   "environment",   "directory",
+    "restart_reset", "backoff_max",  "ready",         "ready_timeout", "ready_interval",
+    "ready_status",  "live",         "live_interval", "live_failures"};
 const std::vector<std::string_view> kSingleSupervisordKeys = {"loglevel", "environment"};
 
 bool contains(const std::vector<std::string_view>& keys, std::string_view key) {
@@ -184,6 +186,7 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
         set([&](auto v) { program.restart_reset = parse_seconds(v, 86400 * 365); });
       }
       if (key == "backoff_max") set([&](auto v) { program.backoff_max = parse_seconds(v, 86400); });
+      set([&](auto v) { apply_probe_key(program, key, v); });
     } else if (o.section == "supervisord" && contains(kSingleSupervisordKeys, key)) {
       if (key == "loglevel") set([&](auto v) { spec.loglevel = parse_loglevel(v); });
       if (key == "environment") set([&](auto v) { spec.environment = parse_environment(v); });

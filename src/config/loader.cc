@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -24,9 +25,8 @@ namespace podvisor::config {
 namespace {
 
 // Keys of podvisor's own that later versions serve; accepted, warned about, not applied.
-const std::set<std::string_view> kNotYetSupported = {
-    "ready", "ready_timeout", "ready_interval", "ready_status",    "depends_on",  "oneshot",
-    "live",  "live_interval", "live_failures",  "gpu_free_memory", "require_gpu", "hold_on_fatal"};
+const std::set<std::string_view> kNotYetSupported = {"gpu_free_memory", "require_gpu",
+                                                     "hold_on_fatal"};
 
 std::string read_file(const std::string& path, const Location& from) {
   std::ifstream in(path, std::ios::binary);
@@ -217,9 +217,72 @@ std::map<std::string, std::string> read_groups(const IniDocument& doc, const Exp
   return group_of;
 }
 
+// depends_on names a process, or a program meaning all its processes. Unknown names and
+// cycles are errors at the line of the depends_on key.
+void resolve_dependencies(SupervisorSpec& spec, const std::map<std::string, Location>& lines) {
+  auto where = [&](const ProgramSpec& p) {
+    const auto it = lines.find(p.program);
+    return it == lines.end() ? Location{spec.config_file, 0} : it->second;
+  };
+  for (auto& p : spec.programs) {
+    std::vector<Dependency> resolved;
+    for (const auto& d : p.depends_on) {
+      const bool process = std::any_of(spec.programs.begin(), spec.programs.end(),
+                                       [&](const auto& q) { return q.name == d.name; });
+      size_t matches = 0;
+      for (const auto& q : spec.programs) {
+        if (q.name != d.name && (process || q.program != d.name)) continue;
+        ++matches;
+        if (q.name == p.name) {
+          throw ConfigError(where(p), fmt::format("[program:{}] depends_on: dependency cycle: "
+                                                  "{} depends on itself",
+                                                  p.program, p.name));
+        }
+        if (d.condition == Dependency::Condition::kDone && !q.oneshot) {
+          throw ConfigError(where(p), fmt::format("[program:{}] depends_on: '{}:done' needs {} "
+                                                  "to be a oneshot (oneshot=true)",
+                                                  p.program, d.name, q.name));
+        }
+        resolved.push_back({q.name, d.condition});
+      }
+      if (matches == 0) {
+        throw ConfigError(where(p), fmt::format("[program:{}] depends_on: {} depends on unknown "
+                                                "program '{}'",
+                                                p.program, p.name, d.name));
+      }
+    }
+    p.depends_on = std::move(resolved);
+  }
+  // Depth-first search; a node met again while on the path closes a cycle.
+  std::map<std::string, int> mark;  // 1: on the path, 2: done
+  std::vector<std::string> path;
+  std::function<void(const ProgramSpec&)> visit = [&](const ProgramSpec& p) {
+    mark[p.name] = 1;
+    path.push_back(p.name);
+    for (const auto& d : p.depends_on) {
+      const auto& q = *std::find_if(spec.programs.begin(), spec.programs.end(),
+                                    [&](const auto& x) { return x.name == d.name; });
+      if (mark[q.name] == 1) {
+        const auto from = std::find(path.begin(), path.end(), q.name);
+        std::string chain;
+        for (auto it = from; it != path.end(); ++it) chain += fmt::format("{} -> ", *it);
+        throw ConfigError(where(p), fmt::format("[program:{}] depends_on: dependency cycle: {}{}",
+                                                p.program, chain, q.name));
+      }
+      if (mark[q.name] == 0) visit(q);
+    }
+    path.pop_back();
+    mark[p.name] = 2;
+  };
+  for (const auto& p : spec.programs) {
+    if (mark[p.name] == 0) visit(p);
+  }
+}
+
 void read_programs(const IniDocument& doc, const Expansions& environ_names,
                    const std::map<std::string, std::string>& group_of, SupervisorSpec& spec) {
   const auto node = host_node_name();
+  std::map<std::string, Location> dependency_lines;  // program → its depends_on key
   for (const auto& section : doc.sections) {
     if (!section.name.starts_with("program:")) continue;
     std::string program;
@@ -265,6 +328,13 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
     base.backoff_max = r.get("backoff_max", std::chrono::milliseconds(30s),
                              [](auto v) { return parse_seconds(v, 86400); });
     base.main = r.get("main", false, parse_bool);
+    base.oneshot = r.get("oneshot", false, parse_bool);
+    for (const auto key : kProbeKeys) {
+      const std::string k(key);
+      if (r.has(k)) r.get(k, true, [&](auto v) { return apply_probe_key(base, key, v); });
+    }
+    base.depends_on = r.get("depends_on", std::vector<Dependency>{}, parse_depends_on);
+    if (r.has("depends_on")) dependency_lines[program] = r.where("depends_on");
     if (r.has("log_prefix")) base.log_prefix = r.get("log_prefix", true, parse_bool);
     if (r.has("umask")) base.umask = static_cast<int>(r.get("umask", 0u, parse_octal));
     base.user = r.text("user", "");
@@ -328,6 +398,7 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
   std::stable_sort(spec.programs.begin(), spec.programs.end(), [](const auto& a, const auto& b) {
     return a.priority != b.priority ? a.priority < b.priority : a.name < b.name;
   });
+  resolve_dependencies(spec, dependency_lines);
 }
 
 void apply_overrides(IniDocument& doc, const std::vector<std::string>& environ,

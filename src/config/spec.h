@@ -27,6 +27,27 @@ struct LogSpec {
   bool operator==(const LogSpec&) const = default;
 };
 
+// A readiness or liveness probe (SPEC §3 `ready=` / `live=`).
+struct ProbeSpec {
+  enum class Kind { kHttp, kTcp, kExec, kFile, kLog, kNotify };
+  Kind kind = Kind::kTcp;
+  std::string text;     // as written, for messages: "http://127.0.0.1:8188/system_stats"
+  std::string host;     // http, tcp: numeric or localhost
+  uint16_t port = 0;    // http, tcp
+  std::string path;     // http: "/system_stats"; file: the file
+  std::string command;  // exec: run with /bin/sh -c
+  std::string pattern;  // log: an ECMAScript regex searched in each output line
+  bool operator==(const ProbeSpec&) const = default;
+};
+
+// One `depends_on` entry: start only once `name` (a process name) reached `condition`.
+struct Dependency {
+  enum class Condition { kStarted, kReady, kDone };
+  std::string name;
+  Condition condition = Condition::kReady;
+  bool operator==(const Dependency&) const = default;
+};
+
 struct ProgramSpec {
   std::string name = "app";  // the process name (process_name, expanded)
   std::string group;         // [group:x] it belongs to, else its program name
@@ -64,6 +85,18 @@ struct ProgramSpec {
   // "[name] " before each relayed line; unset: on when several programs share a stream.
   std::optional<bool> log_prefix;
 
+  // Readiness: with a probe, STARTING lasts until it passes (and at least startsecs).
+  std::optional<ProbeSpec> ready;
+  std::chrono::milliseconds ready_timeout{0};               // 0: no limit
+  std::optional<std::chrono::milliseconds> ready_interval;  // unset: adaptive
+  std::vector<int> ready_status;                            // empty: any 2xx
+  std::optional<ProbeSpec> live;
+  std::chrono::milliseconds live_interval = 10s;
+  int live_failures = 3;
+  std::vector<Dependency> depends_on;
+  // Runs once to completion; an expected exit is "done" and never restarted.
+  bool oneshot = false;
+
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;
 
@@ -71,6 +104,12 @@ struct ProgramSpec {
     return std::find(exitcodes.begin(), exitcodes.end(), exit_code) != exitcodes.end();
   }
 };
+
+// The readiness and liveness keys (ready, ready_timeout, ready_interval, ready_status, live,
+// live_interval, live_failures), shared by config and single-command mode: sets `key` from
+// `value` and returns true, or returns false for another key. Throws ValueError.
+bool apply_probe_key(ProgramSpec& program, std::string_view key, std::string_view value);
+extern const std::vector<std::string_view> kProbeKeys;
 
 enum class LogFormat { kText, kJson };
 

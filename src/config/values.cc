@@ -1,5 +1,6 @@
 #include "config/values.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,7 +8,10 @@
 #include <cctype>
 #include <charconv>
 #include <csignal>
+#include <regex>
 #include <utility>
+
+#include "config/spec.h"
 
 namespace podvisor::config {
 namespace {
@@ -67,6 +71,24 @@ std::chrono::milliseconds parse_seconds(std::string_view text, long max_seconds)
   return std::chrono::seconds(parse_int(text, 0, max_seconds));
 }
 
+std::chrono::milliseconds parse_fractional_seconds(std::string_view text, long max_seconds) {
+  const auto t = trim(text);
+  const auto dot = t.find('.');
+  if (dot == std::string::npos) return parse_seconds(t, max_seconds);
+  const auto whole = dot == 0 ? 0L : parse_int(t.substr(0, dot), 0, max_seconds);
+  auto fraction = t.substr(dot + 1);
+  const bool digits = !fraction.empty() && fraction.size() <= 3 &&
+                      std::all_of(fraction.begin(), fraction.end(), [](char c) {
+                        return std::isdigit(static_cast<unsigned char>(c));
+                      });
+  if (!digits) {
+    throw ValueError(
+        fmt::format("'{}' is not a number of seconds (like 2 or 0.25, to the millisecond)", t));
+  }
+  fraction.resize(3, '0');
+  return std::chrono::seconds(whole) + std::chrono::milliseconds(std::stol(fraction));
+}
+
 int parse_signal(std::string_view text) {
   auto name = upper(trim(text));
   if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0]))) {
@@ -104,6 +126,20 @@ std::vector<int> parse_exitcodes(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::string_view rest = text;
+  while (true) {
+    const auto comma = rest.find(',');
+    auto item = trim(rest.substr(0, comma));
+    if (!item.empty()) out.push_back(std::move(item));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (out.empty()) throw ValueError("the list is empty");
+  return out;
+}
+
 uint64_t parse_byte_size(std::string_view text) {
   const auto v = to_lower(trim(text));
   uint64_t multiplier = 1;
@@ -131,6 +167,156 @@ unsigned parse_octal(std::string_view text) {
     throw ValueError(fmt::format("'{}' is not an octal mode (like 022)", text));
   }
   return out;
+}
+
+namespace {
+
+// "HOST:PORT" of a probe URL: a numeric address or localhost (no resolver in a static
+// binary), IPv6 in brackets.
+void parse_host_port(std::string_view text, std::string_view whole, ProbeSpec& probe) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) {
+    throw ValueError(fmt::format("'{}' has no port (like tcp://127.0.0.1:8000)", whole));
+  }
+  auto host = std::string(text.substr(0, colon));
+  const long port = [&] {
+    try {
+      return parse_int(text.substr(colon + 1), 1, 65535);
+    } catch (const ValueError&) {
+      throw ValueError(fmt::format("'{}': the port must be a number 1-65535", whole));
+    }
+  }();
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char addr[16];
+  const bool numeric =
+      inet_pton(AF_INET, host.c_str(), addr) == 1 || inet_pton(AF_INET6, host.c_str(), addr) == 1;
+  if (to_lower(host) == "localhost") {
+    host = "127.0.0.1";
+  } else if (!numeric) {
+    throw ValueError(fmt::format(
+        "'{}': the host must be a numeric address or localhost (podvisor has no DNS resolver)",
+        whole));
+  }
+  probe.host = host;
+  probe.port = static_cast<uint16_t>(port);
+}
+
+}  // namespace
+
+ProbeSpec parse_probe(std::string_view raw) {
+  const auto text = trim(raw);
+  ProbeSpec probe;
+  probe.text = text;
+  auto after = [&](std::string_view prefix) {
+    return std::string_view(text).substr(prefix.size());
+  };
+  auto nonempty = [&](std::string_view rest, std::string_view what) {
+    if (trim(rest).empty()) throw ValueError(fmt::format("'{}' needs {}", text, what));
+    return trim(rest);
+  };
+  const auto lower = to_lower(text);
+  if (lower.starts_with("http://")) {
+    probe.kind = ProbeSpec::Kind::kHttp;
+    const auto rest = after("http://");
+    const auto slash = rest.find('/');
+    parse_host_port(rest.substr(0, slash), text, probe);
+    probe.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  } else if (lower.starts_with("tcp://")) {
+    probe.kind = ProbeSpec::Kind::kTcp;
+    parse_host_port(after("tcp://"), text, probe);
+  } else if (lower.starts_with("exec:")) {
+    probe.kind = ProbeSpec::Kind::kExec;
+    probe.command = nonempty(after("exec:"), "a command");
+  } else if (lower.starts_with("file:")) {
+    probe.kind = ProbeSpec::Kind::kFile;
+    probe.path = nonempty(after("file:"), "a path");
+  } else if (lower.starts_with("log:")) {
+    probe.kind = ProbeSpec::Kind::kLog;
+    probe.pattern = nonempty(after("log:"), "a regular expression");
+    try {
+      std::regex check(probe.pattern);
+    } catch (const std::regex_error& e) {
+      throw ValueError(fmt::format("'{}': invalid regular expression: {}", text, e.what()));
+    }
+  } else if (lower == "notify") {
+    probe.kind = ProbeSpec::Kind::kNotify;
+  } else {
+    throw ValueError(fmt::format(
+        "'{}' is not a probe (http://HOST:PORT/PATH, tcp://HOST:PORT, exec:CMD, file:PATH, "
+        "log:REGEX or notify)",
+        text));
+  }
+  return probe;
+}
+
+std::vector<int> parse_status_codes(std::string_view text) {
+  std::vector<int> out;
+  for (const auto& item : split_list(text)) {
+    try {
+      out.push_back(static_cast<int>(parse_int(item, 100, 599)));
+    } catch (const ValueError&) {
+      throw ValueError(
+          fmt::format("'{}' is not a list of HTTP status codes 100-599 (like 200,204)", text));
+    }
+  }
+  return out;
+}
+
+std::vector<Dependency> parse_depends_on(std::string_view text) {
+  std::vector<Dependency> out;
+  for (const auto& item : split_list(text)) {
+    Dependency d;
+    const auto colon = item.find(':');
+    d.name = parse_name(item.substr(0, colon));
+    if (colon != std::string::npos) {
+      const auto condition = to_lower(trim(item.substr(colon + 1)));
+      if (condition == "started") {
+        d.condition = Dependency::Condition::kStarted;
+      } else if (condition == "ready") {
+        d.condition = Dependency::Condition::kReady;
+      } else if (condition == "done") {
+        d.condition = Dependency::Condition::kDone;
+      } else {
+        throw ValueError(fmt::format("'{}': the condition must be started, ready or done", item));
+      }
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+const std::vector<std::string_view> kProbeKeys = {"ready",        "ready_timeout", "ready_interval",
+                                                  "ready_status", "live",          "live_interval",
+                                                  "live_failures"};
+
+bool apply_probe_key(ProgramSpec& p, std::string_view key, std::string_view value) {
+  constexpr long kDay = 86400;
+  if (key == "ready") {
+    p.ready = parse_probe(value);
+  } else if (key == "ready_timeout") {
+    p.ready_timeout = parse_fractional_seconds(value, 365 * kDay);
+  } else if (key == "ready_interval") {
+    p.ready_interval = parse_fractional_seconds(value, kDay);
+    if (p.ready_interval->count() == 0) throw ValueError("the interval must be more than 0");
+  } else if (key == "ready_status") {
+    p.ready_status = parse_status_codes(value);
+  } else if (key == "live") {
+    p.live = parse_probe(value);
+    if (p.live->kind == ProbeSpec::Kind::kLog || p.live->kind == ProbeSpec::Kind::kNotify) {
+      throw ValueError(
+          fmt::format("'{}' cannot check liveness (use http, tcp, exec or file)", p.live->text));
+    }
+  } else if (key == "live_interval") {
+    p.live_interval = parse_fractional_seconds(value, kDay);
+    if (p.live_interval.count() == 0) throw ValueError("the interval must be more than 0");
+  } else if (key == "live_failures") {
+    p.live_failures = static_cast<int>(parse_int(value, 1, 1000));
+  } else {
+    return false;
+  }
+  return true;
 }
 
 std::string parse_name(std::string_view text) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <utility>
 
 #include "core/report.h"
 
@@ -57,6 +58,8 @@ void Process::set_state(State s) {
 void Process::start() {
   if (active()) return;
   stop_requested_ = false;
+  spawned_ = false;
+  done_ = false;
   failures_ = 0;
   next_delay_ = {};
   spawn();
@@ -86,10 +89,16 @@ void Process::spawn() {
     return;
   }
   pid_ = result.pid;
+  spawned_ = true;
+  ready_ = startsecs_passed_ = false;
+  failed_start_.reset();
+  restart_after_stop_ = false;
   started_at_ = driver_.now();
   if (first_started_at_ == Clock::time_point{}) first_started_at_ = started_at_;
   driver_.log(LogLevel::kInfo, fmt::format("spawned: '{}' with pid {}", name(), pid_));
   set_state(State::kStarting);
+  if (spec_.ready) driver_.start_readiness(*this);
+  if (state_ != State::kStarting) return;
   if (spec_.startsecs.count() == 0) {
     on_timer();
   } else {
@@ -102,6 +111,7 @@ void Process::stop() {
     case State::kStarting:
     case State::kRunning:
       stop_requested_ = true;
+      driver_.stop_probes(*this);
       driver_.log(LogLevel::kInfo, fmt::format("waiting for {} to stop", name()));
       driver_.kill(pid_, spec_.stopsignal, spec_.stopasgroup);
       set_state(State::kStopping);
@@ -128,6 +138,10 @@ void Process::forbid_restart() {
 void Process::kill_now() {
   if (pid_ <= 0) return;
   stop_requested_ = true;
+  escalate();
+}
+
+void Process::escalate() {
   driver_.log(LogLevel::kWarn, fmt::format("killing '{}' ({}) with SIGKILL", name(), pid_));
   driver_.kill(pid_, SIGKILL, spec_.killasgroup);
   if (state_ != State::kStopping) set_state(State::kStopping);
@@ -139,25 +153,70 @@ void Process::signal(int signo) {
 
 void Process::on_timer() {
   switch (state_) {
-    case State::kStarting: {
-      set_state(State::kRunning);
-      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(spec_.startsecs).count();
-      driver_.log(LogLevel::kInfo,
-                  fmt::format("success: {} entered RUNNING state, process has stayed up for > "
-                              "than {} seconds (startsecs)",
-                              name(), secs));
-      if (!spec_.count_every_exit) failures_ = 0;
+    case State::kStarting:
+      startsecs_passed_ = true;
+      if (!spec_.ready || ready_) enter_running();
       break;
-    }
     case State::kBackoff:
       spawn();
       break;
     case State::kStopping:
-      kill_now();
+      escalate();
       break;
     default:
       break;
   }
+}
+
+void Process::on_ready(std::chrono::milliseconds elapsed, const std::string& detail) {
+  if (state_ != State::kStarting || ready_) return;
+  ready_ = true;
+  ready_after_ = elapsed;
+  ready_detail_ = detail;
+  if (startsecs_passed_) enter_running();
+}
+
+void Process::enter_running() {
+  // Logged before the change: the change may start dependents, whose lines come after.
+  if (spec_.ready) {
+    driver_.log(LogLevel::kInfo,
+                fmt::format("success: {} entered RUNNING state, ready after {} ({}: {})", name(),
+                            format_duration(ready_after_), spec_.ready->text, ready_detail_));
+  } else {
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(spec_.startsecs).count();
+    driver_.log(LogLevel::kInfo,
+                fmt::format("success: {} entered RUNNING state, process has stayed up for > "
+                            "than {} seconds (startsecs)",
+                            name(), secs));
+  }
+  // A oneshot's failures count until it is done, however long each run lasted.
+  if (!spec_.count_every_exit && !spec_.oneshot) failures_ = 0;
+  set_state(State::kRunning);
+  if (spec_.live && state_ == State::kRunning) driver_.start_liveness(*this);
+}
+
+void Process::on_not_ready(const std::string& reason) {
+  if (state_ != State::kStarting) return;
+  driver_.log(LogLevel::kWarn, fmt::format("{} {}", name(), reason));
+  failed_start_ = reason;
+  terminate("it is not ready");
+}
+
+void Process::on_live_failed(const std::string& last) {
+  if (state_ != State::kRunning) return;
+  driver_.log(LogLevel::kWarn,
+              fmt::format("{} failed its liveness probe {} times in a row (last: {}); restarting",
+                          name(), spec_.live_failures, last));
+  restart_after_stop_ = true;
+  terminate("it is not alive");
+}
+
+void Process::terminate(std::string_view why) {
+  driver_.stop_probes(*this);
+  driver_.log(LogLevel::kInfo, fmt::format("stopping {}: {}", name(), why));
+  driver_.kill(pid_, spec_.stopsignal, spec_.stopasgroup);
+  set_state(State::kStopping);
+  driver_.arm_timer(*this, spec_.stopwaitsecs);
 }
 
 std::string Process::describe(const ExitInfo& e) const {
@@ -171,6 +230,7 @@ void Process::on_exit(int wait_status) {
   const bool was_up = state_ == State::kRunning;
   const bool was_stopping = state_ == State::kStopping;
   driver_.cancel_timer(*this);
+  driver_.stop_probes(*this);
   last_exit_ = info;
   exited_at_ = now;
   const pid_t leader = pid_;
@@ -184,10 +244,48 @@ void Process::on_exit(int wait_status) {
   };
 
   const bool listed = !info.signaled && spec_.expected(info.code);
+  const auto failed_start = std::exchange(failed_start_, std::nullopt);
+  const bool restart_after_stop = std::exchange(restart_after_stop_, false);
+  const bool own_stop = !stop_requested_ && (failed_start || restart_after_stop);
   if (was_stopping || stop_requested_) {
     driver_.log(listed ? LogLevel::kInfo : LogLevel::kWarn,
                 fmt::format("stopped: {} ({})", name(), describe(info)));
-    set_state(State::kStopped);
+    if (!own_stop) {
+      set_state(State::kStopped);
+      return;
+    }
+  }
+  if (own_stop && failed_start) {
+    // Not ready in time: a failed start, toward startretries like an early exit.
+    end_group();
+    if (++failures_ > spec_.startretries) {
+      fail(*failed_start, 1);
+    } else {
+      schedule_restart(false);
+    }
+    return;
+  }
+  if (own_stop) {  // the liveness probe failed: a restart, as after a crash
+    end_group();
+    schedule_restart(true);
+    return;
+  }
+  if (spec_.oneshot) {
+    // Runs to completion once: an expected status is done; anything else is retried.
+    driver_.log(listed ? LogLevel::kInfo : LogLevel::kWarn,
+                fmt::format("exited: {} ({}; {})", name(), describe(info),
+                            listed ? "expected" : "not expected"));
+    if (listed) {
+      done_ = true;
+      set_state(State::kExited);
+      return;
+    }
+    end_group();
+    if (++failures_ > spec_.startretries) {
+      fail(describe_exit(info), 1);
+    } else {
+      schedule_restart(false);
+    }
     return;
   }
   // supervisord: an exit before startsecs is a failed start, never expected, whatever its

@@ -57,6 +57,11 @@ class ProcessDriver {
   virtual void arm_timer(Process& p, Clock::duration after) = 0;
   virtual void cancel_timer(Process& p) = 0;
   virtual void log(config::LogLevel level, std::string line) = 0;
+  // Probes: readiness while STARTING, liveness while RUNNING. The driver reports back through
+  // on_ready / on_not_ready / on_live_failed; stop_probes ends both.
+  virtual void start_readiness(Process& p) = 0;
+  virtual void start_liveness(Process& p) = 0;
+  virtual void stop_probes(Process& p) = 0;
   virtual void state_changed(Process& p, State from) = 0;
 };
 
@@ -74,6 +79,12 @@ class Process {
   void signal(int signo);
   void on_exit(int wait_status);
   void on_timer();
+  // The readiness probe passed `elapsed` after the spawn.
+  void on_ready(std::chrono::milliseconds elapsed, const std::string& detail);
+  // ready_timeout passed: the start failed ("not ready after 120 s: last attempt: …").
+  void on_not_ready(const std::string& reason);
+  // live_failures liveness attempts failed in a row: restart.
+  void on_live_failed(const std::string& last);
 
   const config::ProgramSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }
@@ -91,6 +102,10 @@ class Process {
   int fatal_exit_code() const { return fatal_exit_code_; }
   // STARTING, RUNNING, BACKOFF or STOPPING: a process exists or one is due.
   bool active() const;
+  // A oneshot's last run exited with an expected status (depends_on `done`).
+  bool done() const { return done_; }
+  // Spawned at least once since the last start request (depends_on `started`).
+  bool spawned() const { return spawned_; }
 
  private:
   void spawn();
@@ -98,6 +113,10 @@ class Process {
   void fail(std::string reason, int exit_code,
             std::string_view why = "too many start retries too quickly");
   void schedule_restart(bool was_up);
+  void enter_running();
+  void escalate();  // stopwaitsecs passed: SIGKILL
+  // Stops the running process on podvisor's own account (not ready, not alive).
+  void terminate(std::string_view why);
   std::string describe(const ExitInfo& e) const;
 
   config::ProgramSpec spec_;
@@ -114,6 +133,17 @@ class Process {
   Clock::duration next_delay_{};
   int restarts_ = 0;
   bool stop_requested_ = false;
+  bool spawned_ = false;
+  bool done_ = false;
+  // STARTING with a probe: RUNNING once both hold.
+  bool ready_ = false;
+  bool startsecs_passed_ = false;
+  std::chrono::milliseconds ready_after_{};
+  std::string ready_detail_;
+  // Why the process is being stopped by podvisor itself: a failed start (not ready in time),
+  // or a liveness restart.
+  std::optional<std::string> failed_start_;
+  bool restart_after_stop_ = false;
   std::string fatal_reason_;
   int fatal_exit_code_ = 1;
 };

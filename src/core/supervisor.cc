@@ -1,5 +1,7 @@
 #include "core/supervisor.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace podvisor::core {
@@ -15,9 +17,85 @@ Supervisor::Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver
 void Supervisor::start_all() {
   for (auto& p : programs_) {
     if (shutting_down()) return;
-    if (p->spec().autostart) p->start();
+    if (p->spec().autostart) start_program(*p);
   }
   check_done();
+}
+
+Process* Supervisor::find(const std::string& name) const {
+  for (const auto& p : programs_) {
+    if (p->name() == name) return p.get();
+  }
+  return nullptr;
+}
+
+std::string Supervisor::unmet_dependencies(const Process& p, const Process** fatal) const {
+  using Condition = config::Dependency::Condition;
+  std::string waiting;
+  for (const auto& d : p.spec().depends_on) {
+    const auto* q = find(d.name);
+    if (!q) continue;  // removed by a reload: nothing left to wait for
+    if (q->state() == State::kFatal) {
+      if (fatal) *fatal = q;
+      return fmt::format("blocked: {} is FATAL", q->name());
+    }
+    bool holds = false;
+    const char* what = "ready";
+    switch (d.condition) {
+      case Condition::kStarted:
+        holds = q->spawned();
+        what = "started";
+        break;
+      case Condition::kReady:
+        // A oneshot is ready once it is done.
+        holds = q->spec().oneshot ? q->done() : q->state() == State::kRunning;
+        break;
+      case Condition::kDone:
+        holds = q->done();
+        what = "done";
+        break;
+    }
+    if (!holds) waiting += fmt::format("{}{} ({})", waiting.empty() ? "" : ", ", q->name(), what);
+  }
+  return waiting.empty() ? "" : fmt::format("waiting for {}", waiting);
+}
+
+void Supervisor::start_program(Process& p) {
+  const Process* fatal = nullptr;
+  auto reason = unmet_dependencies(p, &fatal);
+  if (reason.empty()) {
+    held_back_.erase(&p);
+    p.start();
+    return;
+  }
+  auto& last = held_back_[&p];
+  if (last == reason) return;
+  last = reason;
+  driver_.log(fatal ? config::LogLevel::kError : config::LogLevel::kInfo,
+              fmt::format("{} {}", p.name(), reason));
+  // A main program that can never start ends podvisor, as its failure would.
+  if (fatal && p.spec().main && !outcome_) begin_shutdown({1, fatal});
+}
+
+void Supervisor::start_ready_programs() {
+  if (held_back_.empty() || shutting_down()) return;
+  for (auto& p : programs_) {
+    if (shutting_down()) return;
+    if (held_back_.count(p.get()) && !p->active()) start_program(*p);
+  }
+}
+
+std::string Supervisor::held_back(const Process& p) const {
+  const auto it = held_back_.find(&p);
+  return it == held_back_.end() ? "" : it->second;
+}
+
+bool Supervisor::needs(const Process& q, const Process& p) const {
+  for (const auto& d : q.spec().depends_on) {
+    if (d.name == p.name()) return true;
+    if (const auto* r = find(d.name); r && r != &q && needs(*r, p)) return true;
+  }
+  return false;
 }
 
 void Supervisor::request_shutdown() {
@@ -62,7 +140,11 @@ void Supervisor::on_state_changed(Process& p, State from) {
     const auto status = p.last_exit()->status();
     begin_shutdown({status, status == 0 ? nullptr : &p});
   }
-  if (outcome_) continue_stopping();
+  if (outcome_) {
+    continue_stopping();
+  } else {
+    start_ready_programs();
+  }
   check_done();
 }
 
@@ -78,14 +160,25 @@ void Supervisor::stop_all() {
 
 void Supervisor::continue_stopping() {
   // As supervisord: one priority level at a time, the highest number first, and the next
-  // level only once the previous one has stopped.
+  // level only once the previous one has stopped. A program waits, whatever its priority,
+  // until everything that depends on it has stopped.
+  const bool any_dependencies = std::any_of(programs_.begin(), programs_.end(), [](const auto& p) {
+    return !p->spec().depends_on.empty();
+  });
+  auto can_stop = [&](const Process& p) {
+    if (!p.active()) return false;
+    if (!any_dependencies) return true;
+    return std::none_of(programs_.begin(), programs_.end(), [&](const auto& q) {
+      return q.get() != &p && q->active() && needs(*q, p);
+    });
+  };
   std::optional<int> top;
   for (const auto& p : programs_) {
-    if (p->active() && (!top || p->spec().priority > *top)) top = p->spec().priority;
+    if (can_stop(*p) && (!top || p->spec().priority > *top)) top = p->spec().priority;
   }
   if (!top) return;
   for (auto& p : programs_) {
-    if (p->active() && p->spec().priority == *top) p->stop();
+    if (p->spec().priority == *top && can_stop(*p)) p->stop();
   }
 }
 
@@ -130,7 +223,7 @@ void Supervisor::update(const config::SupervisorSpec& spec) {
     if (reloading_.count(p)) p->stop();
   }
   for (auto* p : to_start) {
-    if (p->spec().autostart) p->start();
+    if (p->spec().autostart) start_program(*p);
   }
 }
 
@@ -138,13 +231,14 @@ void Supervisor::settle_reloaded(Process& p) {
   const auto node = reloading_.extract(&p);
   if (node.mapped()) {
     p.replace_spec(*node.mapped());
-    if (p.spec().autostart && !shutting_down()) p.start();
+    if (p.spec().autostart && !shutting_down()) start_program(p);
     return;
   }
   // Removed: out of the list now, destroyed at the next reload (we may be inside its call).
   const auto it = std::find_if(programs_.begin(), programs_.end(),
                                [&](const auto& q) { return q.get() == &p; });
   if (it != programs_.end()) {
+    held_back_.erase(&p);
     retired_.push_back(std::move(*it));
     programs_.erase(it);
   }

@@ -38,6 +38,9 @@ class Supervisor {
   void update(const config::SupervisorSpec& spec);
 
   const std::vector<std::unique_ptr<Process>>& programs() const { return programs_; }
+  // Why an autostart program has not started yet: "waiting for comfyui (ready)", "blocked:
+  // comfyui is FATAL"; empty when it is not held back.
+  std::string held_back(const Process& p) const;
   bool shutting_down() const { return shutdown_requests_ > 0 || outcome_.has_value(); }
 
  private:
@@ -47,6 +50,14 @@ class Supervisor {
   void check_done();
   void sort_programs();
   void settle_reloaded(Process& p);
+  // Starts p now if its depends_on conditions hold, else holds it back until they do.
+  void start_program(Process& p);
+  void start_ready_programs();
+  // What keeps p from starting: "" when nothing does.
+  std::string unmet_dependencies(const Process& p, const Process** fatal) const;
+  Process* find(const std::string& name) const;
+  // q needs p, directly or through others.
+  bool needs(const Process& q, const Process& p) const;
 
   bool exit_on_fatal_;
   ProcessDriver& driver_;
@@ -56,6 +67,8 @@ class Supervisor {
   std::vector<std::unique_ptr<Process>> retired_;
   // Reload bookkeeping: programs stopping to go away, or to come back with a new spec.
   std::map<Process*, std::optional<config::ProgramSpec>> reloading_;
+  // Programs waiting on depends_on, with the reason last logged.
+  std::map<const Process*, std::string> held_back_;
   std::function<void(const Outcome&)> on_done_;
   int shutdown_requests_ = 0;
   std::optional<Outcome> outcome_;  // decided; reported once nothing is active

@@ -58,6 +58,7 @@ bool PipeRelay::read_once() {
     const std::string_view data(buffer_.data(), static_cast<size_t>(n));
     for (auto* ring : rings_) ring->append(data);
     if (sink_) sink_->write(data);
+    if (observer_) observer_(data);
     return true;
   }
   if (n < 0 && (errno == EINTR)) return true;

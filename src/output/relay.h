@@ -5,7 +5,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "output/destination.h"
@@ -28,6 +30,8 @@ class PipeRelay {
             std::vector<RingBuffer*> rings, std::vector<char>& buffer,
             std::unique_ptr<Destination> owned = nullptr);
   void start();
+  // Sees every chunk read, after it is relayed (readiness: log probes, early attempts).
+  void observe(std::function<void(std::string_view)> observer) { observer_ = std::move(observer); }
   // Reads until the pipe is empty; closes it at end of file.
   void drain();
   bool open() const { return stream_.is_open(); }
@@ -45,6 +49,7 @@ class PipeRelay {
   // The sink may call back after this relay is gone; the callback checks this first.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<RingBuffer*> rings_;
+  std::function<void(std::string_view)> observer_;
   std::vector<char>& buffer_;  // shared by every relay: one loop, one read at a time
 };
 

@@ -201,11 +201,11 @@ TEST_F(Loader, EnvironmentOverridesAnySectionAndKey) {
 
 TEST_F(Loader, WarnsAboutUnknownKeysAndSections) {
   load(
-      "[supervisord]\nfoo=1\n[program:web]\ncommand=/bin/web\nstartsec=3\nready=tcp://x:1\n"
+      "[supervisord]\nfoo=1\n[program:web]\ncommand=/bin/web\nstartsec=3\ngpu_free_memory=1GB\n"
       "[weird]\na=1\n");
   EXPECT_TRUE(warned("unknown key 'foo'"));
   EXPECT_TRUE(warned(":5: [program:web] unknown key 'startsec'"));
-  EXPECT_TRUE(warned("ready is not supported"));
+  EXPECT_TRUE(warned("gpu_free_memory is not supported"));
   EXPECT_TRUE(warned("unknown section [weird]"));
 }
 
@@ -259,7 +259,60 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"[supervisord]\n[include]\nnofiles=1\n", 2, "no files setting"},
         ErrorCase{"[supervisord]\n[program:a]\ncommand=/x\nnumprocs=0\n", 4, "numprocs"},
         ErrorCase{"[supervisord]\nlog_format=xml\n", 2, "log format"},
-        ErrorCase{"junk before any section\n", 1, "no section headers"}));
+        ErrorCase{"junk before any section\n", 1, "no section headers"},
+        ErrorCase{"[program:a]\ncommand=/x\nready=tcp://db.internal:5432\n", 3,
+                  "numeric address or localhost"},
+        ErrorCase{"[program:a]\ncommand=/x\nready=smtp://x\n", 3, "is not a probe"},
+        ErrorCase{"[program:a]\ncommand=/x\nready=http://127.0.0.1/x\n", 3, "has no port"},
+        ErrorCase{"[program:a]\ncommand=/x\nready=log:(unclosed\n", 3,
+                  "invalid regular expression"},
+        ErrorCase{"[program:a]\ncommand=/x\nlive=notify\n", 3, "cannot check liveness"},
+        ErrorCase{"[program:a]\ncommand=/x\nready_status=200,9000\n", 3, "HTTP status codes"},
+        ErrorCase{"[program:a]\ncommand=/x\nready_interval=0\n", 3, "more than 0"},
+        ErrorCase{"[program:a]\ncommand=/x\nready_timeout=1.2345\n", 3, "number of seconds"},
+        ErrorCase{"[program:a]\ncommand=/x\n\ndepends_on=b\n", 4,
+                  "a depends on unknown program 'b'"},
+        ErrorCase{"[program:a]\ncommand=/x\ndepends_on=a\n", 3, "a depends on itself"},
+        ErrorCase{"[program:a]\ncommand=/x\ndepends_on=b:soon\n[program:b]\ncommand=/x\n", 3,
+                  "started, ready or done"},
+        ErrorCase{"[program:a]\ncommand=/x\ndepends_on=b:done\n[program:b]\ncommand=/x\n", 3,
+                  "needs b to be a oneshot"},
+        ErrorCase{"[program:a]\ncommand=/x\ndepends_on=b\n[program:b]\ncommand=/x\n"
+                  "depends_on=c\n[program:c]\ncommand=/x\ndepends_on=a\n",
+                  9, "dependency cycle: a -> b -> c -> a"}));
+
+TEST_F(Loader, ReadsProbesAndDependencies) {
+  const auto spec = load(
+      "[program:server]\ncommand=/x\nready=http://localhost:8188/system_stats\n"
+      "ready_timeout=120\nready_interval=0.25\nready_status=200,503\nlive=tcp://[::1]:9\n"
+      "live_interval=5\nlive_failures=2\n"
+      "[program:fetch]\ncommand=/x\noneshot=true\n"
+      "[program:worker]\ncommand=/x\nprocess_name=%(program_name)s_%(process_num)d\n"
+      "numprocs=2\n"
+      "[program:handler]\ncommand=/x\ndepends_on=server, fetch:done, worker:started\n");
+  const auto& server = spec.programs[2];
+  ASSERT_EQ(server.name, "server");
+  ASSERT_TRUE(server.ready);
+  EXPECT_EQ(server.ready->kind, ProbeSpec::Kind::kHttp);
+  EXPECT_EQ(server.ready->host, "127.0.0.1");
+  EXPECT_EQ(server.ready->port, 8188);
+  EXPECT_EQ(server.ready->path, "/system_stats");
+  EXPECT_EQ(server.ready_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(server.ready_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(server.ready_status, (std::vector<int>{200, 503}));
+  ASSERT_TRUE(server.live);
+  EXPECT_EQ(server.live->host, "::1");
+  EXPECT_EQ(server.live_interval, std::chrono::seconds(5));
+  EXPECT_EQ(server.live_failures, 2);
+  EXPECT_TRUE(spec.programs[0].oneshot);
+  const auto& handler = spec.programs[1];
+  ASSERT_EQ(handler.name, "handler");
+  using C = Dependency::Condition;
+  EXPECT_EQ(handler.depends_on, (std::vector<Dependency>{{"server", C::kReady},
+                                                         {"fetch", C::kDone},
+                                                         {"worker_0", C::kStarted},
+                                                         {"worker_1", C::kStarted}}));
+}
 
 TEST_F(Loader, MissingFileIsAnError) {
   std::vector<std::string> w;

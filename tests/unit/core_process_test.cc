@@ -37,6 +37,9 @@ class FakeDriver : public ProcessDriver {
   }
   void cancel_timer(Process&) override { timer.reset(); }
   void log(config::LogLevel, std::string line) override { lines.push_back(std::move(line)); }
+  void start_readiness(Process& p) override { readiness.push_back(&p); }
+  void start_liveness(Process& p) override { liveness.push_back(&p); }
+  void stop_probes(Process&) override { ++probe_stops; }
   void state_changed(Process& p, State) override {
     states.push_back(p.state());
     if (supervisor) supervisor->on_state_changed(p, p.state());
@@ -73,6 +76,8 @@ class FakeDriver : public ProcessDriver {
   std::vector<State> states;
   pid_t next_pid = 100;
   int spawns = 0;
+  std::vector<Process*> readiness, liveness;
+  int probe_stops = 0;
   Supervisor* supervisor = nullptr;
 };
 
@@ -513,6 +518,222 @@ TEST(Supervisor, AShutdownDuringAReloadDoesNotRestartTheChangedProgram) {
   EXPECT_EQ(d.spawns, 1);  // not started again
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 0);
+}
+
+}  // namespace
+}  // namespace podvisor::core
+
+namespace podvisor::core {
+namespace {
+
+config::ProgramSpec with_probe(config::ProgramSpec spec) {
+  spec.ready = config::parse_probe("tcp://127.0.0.1:8000");
+  return spec;
+}
+
+TEST(Readiness, StartingLastsUntilReadyAndAtLeastStartsecs) {
+  FakeDriver d;
+  Process p(with_probe(supervisord_program("server", 1)), d);
+  p.replace_spec([&] {
+    auto s = p.spec();
+    s.startsecs = 2s;
+    return s;
+  }());
+  p.start();
+  ASSERT_EQ(d.readiness.size(), 1u);
+  p.on_ready(500ms, "connected");  // ready before startsecs: still STARTING
+  EXPECT_EQ(p.state(), State::kStarting);
+  d.advance(2s);
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_TRUE(d.logged("success: server entered RUNNING state, ready after"));
+}
+
+TEST(Readiness, StartsecsPassingIsNotEnoughWithAProbe) {
+  FakeDriver d;
+  Process p(with_probe(supervisord_program("server", 1)), d);
+  p.start();  // startsecs=0: the timer is not what makes it RUNNING
+  EXPECT_EQ(p.state(), State::kStarting);
+  d.advance(1h);
+  EXPECT_EQ(p.state(), State::kStarting);
+  p.on_ready(3s, "HTTP 200");
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_TRUE(d.logged("ready after 3.0s (tcp://127.0.0.1:8000: HTTP 200)"));
+}
+
+TEST(Readiness, NotReadyInTimeIsAFailedStartThenFatal) {
+  FakeDriver d;
+  auto spec = with_probe(supervisord_program("server", 1));
+  spec.startretries = 1;
+  Process p(spec, d);
+  p.start();
+  p.on_not_ready("not ready after 2 s: last attempt: connection refused");
+  EXPECT_EQ(p.state(), State::kStopping);
+  ASSERT_EQ(d.kills.size(), 1u);
+  EXPECT_EQ(d.kills[0].signo, SIGTERM);
+  p.on_exit(killed(SIGTERM));
+  EXPECT_EQ(p.state(), State::kBackoff);  // one failure of the one retry allowed
+  d.advance(d.pending_delay());
+  ASSERT_EQ(p.state(), State::kStarting);
+  p.on_not_ready("not ready after 2 s: last attempt: connection refused");
+  p.on_exit(killed(SIGTERM));
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_EQ(p.fatal_reason(), "not ready after 2 s: last attempt: connection refused");
+  EXPECT_TRUE(d.logged("server not ready after 2 s"));
+}
+
+TEST(Readiness, AStopDuringANotReadyStopEndsStopped) {
+  FakeDriver d;
+  Process p(with_probe(supervisord_program("server", 1)), d);
+  p.start();
+  p.on_not_ready("not ready after 2 s: last attempt: timed out");
+  p.forbid_restart();  // shutdown arrives meanwhile
+  p.on_exit(killed(SIGTERM));
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_EQ(d.spawns, 1);
+}
+
+TEST(Readiness, LivenessFailureRestartsTheProgram) {
+  FakeDriver d;
+  auto spec = supervisord_program("server", 1);
+  spec.live = config::parse_probe("tcp://127.0.0.1:8000");
+  Process p(spec, d);
+  p.start();
+  ASSERT_EQ(p.state(), State::kRunning);
+  ASSERT_EQ(d.liveness.size(), 1u);
+  p.on_live_failed("timed out after 2s");
+  EXPECT_EQ(p.state(), State::kStopping);
+  EXPECT_TRUE(d.logged("server failed its liveness probe 3 times in a row (last: timed out"));
+  p.on_exit(killed(SIGTERM));
+  EXPECT_EQ(d.spawns, 2);  // at once: it was up
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_EQ(d.liveness.size(), 2u);
+}
+
+TEST(Readiness, SigkillAfterStopwaitsecsKeepsTheRestart) {
+  FakeDriver d;
+  auto spec = supervisord_program("server", 1);
+  spec.live = config::parse_probe("tcp://127.0.0.1:8000");
+  Process p(spec, d);
+  p.start();
+  p.on_live_failed("HTTP 500");
+  d.advance(spec.stopwaitsecs);
+  ASSERT_EQ(d.kills.back().signo, SIGKILL);
+  p.on_exit(killed(SIGKILL));
+  EXPECT_EQ(d.spawns, 2);
+}
+
+TEST(Oneshot, ExpectedExitIsDoneAndNotRestarted) {
+  FakeDriver d;
+  auto spec = supervisord_program("fetch", 1);
+  spec.oneshot = true;
+  Process p(spec, d);
+  p.start();
+  p.on_exit(exited(0));
+  EXPECT_EQ(p.state(), State::kExited);
+  EXPECT_TRUE(p.done());
+  EXPECT_EQ(d.spawns, 1);
+}
+
+TEST(Oneshot, FailuresRetryThenFatal) {
+  FakeDriver d;
+  auto spec = supervisord_program("fetch", 1);
+  spec.oneshot = true;
+  spec.startretries = 2;
+  Process p(spec, d);
+  p.start();
+  for (int i = 0; i < 2; ++i) {
+    p.on_exit(exited(1));
+    ASSERT_EQ(p.state(), State::kBackoff);
+    d.advance(d.pending_delay());
+  }
+  p.on_exit(exited(1));
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_FALSE(p.done());
+  EXPECT_EQ(d.spawns, 3);
+}
+
+struct DependencyFixture {
+  DependencyFixture(std::vector<config::ProgramSpec> programs) {
+    spec.programs = std::move(programs);
+    supervisor = std::make_unique<Supervisor>(spec, d, [this](const auto& o) { outcome = o; });
+    d.supervisor = supervisor.get();
+  }
+  Process& get(const std::string& name) {
+    for (auto& p : supervisor->programs()) {
+      if (p->name() == name) return *p;
+    }
+    throw std::runtime_error(name);
+  }
+  FakeDriver d;
+  config::SupervisorSpec spec;
+  std::unique_ptr<Supervisor> supervisor;
+  std::optional<Supervisor::Outcome> outcome;
+};
+
+TEST(Dependencies, ADependentStartsOnlyOnceEachConditionHolds) {
+  auto server = with_probe(supervisord_program("server", 10));
+  auto fetch = supervisord_program("fetch", 10);
+  fetch.oneshot = true;
+  auto handler = supervisord_program("handler", 1);  // priority would start it first
+  handler.depends_on = {{"server", config::Dependency::Condition::kReady},
+                        {"fetch", config::Dependency::Condition::kDone}};
+  DependencyFixture f({handler, fetch, server});
+  f.supervisor->start_all();
+  EXPECT_EQ(f.get("handler").state(), State::kStopped);
+  EXPECT_EQ(f.supervisor->held_back(f.get("handler")), "waiting for server (ready), fetch (done)");
+  f.get("fetch").on_exit(exited(0));
+  EXPECT_EQ(f.get("handler").state(), State::kStopped);
+  EXPECT_EQ(f.supervisor->held_back(f.get("handler")), "waiting for server (ready)");
+  f.get("server").on_ready(1s, "connected");
+  EXPECT_EQ(f.get("handler").state(), State::kRunning);
+  EXPECT_EQ(f.supervisor->held_back(f.get("handler")), "");
+}
+
+TEST(Dependencies, StartedMeansSpawned) {
+  auto server = with_probe(supervisord_program("server", 1));
+  auto sidecar = supervisord_program("sidecar", 1);
+  sidecar.depends_on = {{"server", config::Dependency::Condition::kStarted}};
+  DependencyFixture f({server, sidecar});
+  f.supervisor->start_all();
+  EXPECT_EQ(f.get("server").state(), State::kStarting);
+  EXPECT_EQ(f.get("sidecar").state(), State::kRunning);
+}
+
+TEST(Dependencies, AFatalDependencyBlocksAndAMainProgramEndsPodvisor) {
+  auto fetch = supervisord_program("fetch", 1);
+  fetch.oneshot = true;
+  fetch.startretries = 0;
+  auto handler = supervisord_program("handler", 2);
+  handler.main = true;
+  handler.depends_on = {{"fetch", config::Dependency::Condition::kDone}};
+  DependencyFixture f({fetch, handler});
+  f.supervisor->start_all();
+  f.get("fetch").on_exit(exited(3));
+  EXPECT_EQ(f.get("fetch").state(), State::kFatal);
+  EXPECT_EQ(f.supervisor->held_back(f.get("handler")), "blocked: fetch is FATAL");
+  EXPECT_TRUE(f.d.logged("handler blocked: fetch is FATAL"));
+  ASSERT_TRUE(f.outcome);
+  EXPECT_EQ(f.outcome->exit_code, 1);
+  EXPECT_EQ(f.outcome->failed, &f.get("fetch"));
+}
+
+TEST(Dependencies, ShutdownStopsDependentsFirstWhateverTheirPriority) {
+  auto db = supervisord_program("db", 900);  // priority alone would stop it first
+  auto api = supervisord_program("api", 5);
+  api.depends_on = {{"db", config::Dependency::Condition::kReady}};
+  auto proxy = supervisord_program("proxy", 1);
+  DependencyFixture f({db, api, proxy});
+  f.supervisor->start_all();  // db 100, api 101 (started as db became RUNNING), proxy 102
+  ASSERT_EQ(f.d.spawns, 3);
+  f.supervisor->request_shutdown();
+  ASSERT_EQ(f.d.kills.size(), 1u);
+  EXPECT_EQ(f.d.kills[0].pid, f.get("api").pid());
+  f.supervisor->on_child_exit(f.get("api").pid(), killed(SIGTERM));
+  ASSERT_EQ(f.d.kills.size(), 2u);
+  EXPECT_EQ(f.d.kills[1].pid, f.get("db").pid());
+  f.supervisor->on_child_exit(f.get("db").pid(), killed(SIGTERM));
+  ASSERT_EQ(f.d.kills.size(), 3u);
+  EXPECT_EQ(f.d.kills[2].pid, f.get("proxy").pid());
 }
 
 }  // namespace
