@@ -143,14 +143,40 @@ void print_program(const config::ProgramSpec& p) {
       "stdout_logfile = {}\nstdout_logfile_maxbytes = {}\nstdout_logfile_backups = {}\n"
       "stderr_logfile = {}\nstderr_logfile_maxbytes = {}\nstderr_logfile_backups = {}\n"
       "environment = {}\ndirectory = {}\numask = {}\nuser = {}\nrestart_reset = {}\n"
-      "backoff_max = {}\nmain = {}\n\n",
+      "backoff_max = {}\nmain = {}\noneshot = {}\n",
       p.name, p.where, p.group, argv, p.priority, p.autostart, config::to_string(p.autorestart),
       p.startsecs.count() / 1000, p.startretries, config::signal_name(p.stopsignal),
       p.stopwaitsecs.count() / 1000, p.stopasgroup, p.killasgroup, codes, p.redirect_stderr,
       log_text(p.stdout_log), p.stdout_log.maxbytes, p.stdout_log.backups, log_text(p.stderr_log),
       p.stderr_log.maxbytes, p.stderr_log.backups, env, p.directory,
       p.umask < 0 ? std::string("(inherited)") : fmt::format("{:03o}", p.umask), p.user,
-      p.restart_reset.count() / 1000, p.backoff_max.count() / 1000, p.main);
+      p.restart_reset.count() / 1000, p.backoff_max.count() / 1000, p.main, p.oneshot);
+  auto seconds = [](std::chrono::milliseconds d) {
+    return fmt::format("{:g}", d.count() / 1000.0);
+  };
+  if (p.ready) {
+    std::string codes_ok;
+    for (int c : p.ready_status) codes_ok += fmt::format("{}{}", codes_ok.empty() ? "" : ",", c);
+    fmt::print("ready = {}\nready_timeout = {}\nready_interval = {}\nready_status = {}\n",
+               p.ready->text, seconds(p.ready_timeout),
+               p.ready_interval ? seconds(*p.ready_interval) : "(adaptive)",
+               codes_ok.empty() ? "(2xx)" : codes_ok);
+  }
+  if (p.live) {
+    fmt::print("live = {}\nlive_interval = {}\nlive_failures = {}\n", p.live->text,
+               seconds(p.live_interval), p.live_failures);
+  }
+  if (!p.depends_on.empty()) {
+    std::string deps;
+    for (const auto& d : p.depends_on) {
+      const char* c = d.condition == config::Dependency::Condition::kStarted ? "started"
+                      : d.condition == config::Dependency::Condition::kDone  ? "done"
+                                                                             : "ready";
+      deps += fmt::format("{}{}:{}", deps.empty() ? "" : ", ", d.name, c);
+    }
+    fmt::print("depends_on = {}\n", deps);
+  }
+  fmt::print("\n");
 }
 
 }  // namespace

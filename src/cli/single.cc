@@ -32,7 +32,10 @@ Environment (standard-supervisor compatible):
                                      [program:app] startsecs startretries stopsignal
                                      stopwaitsecs stopasgroup killasgroup exitcodes
                                      autorestart environment directory restart_reset
-                                     backoff_max; [supervisord] loglevel environment
+                                     backoff_max ready ready_timeout ready_interval
+                                     ready_status live live_interval live_failures
+                                     (docs/readiness.md); [supervisord] loglevel
+                                     environment
 
 Exit status:
   the command's own status when it ends for good (128+N when killed by signal N);
