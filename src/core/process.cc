@@ -69,6 +69,7 @@ void Process::spawn() {
   auto result = driver_.spawn(*this);
   if (result.pid <= 0) {
     driver_.log(LogLevel::kError, fmt::format("spawn error: {}", result.message));
+    spawnerr_ = result.message;
     // A missing command cannot fix itself in single-command mode; supervisord retries it
     // (another program may be installing it), and so does config mode.
     if (result.permanent && spec_.count_every_exit) {
@@ -191,6 +192,7 @@ void Process::enter_running() {
   }
   // A oneshot's failures count until it is done, however long each run lasted.
   if (!spec_.count_every_exit && !spec_.oneshot) failures_ = 0;
+  spawnerr_.clear();
   set_state(State::kRunning);
   if (spec_.live && state_ == State::kRunning) driver_.start_liveness(*this);
 }
@@ -199,6 +201,7 @@ void Process::on_not_ready(const std::string& reason) {
   if (state_ != State::kStarting) return;
   driver_.log(LogLevel::kWarn, fmt::format("{} {}", name(), reason));
   failed_start_ = reason;
+  spawnerr_ = reason;
   terminate("it is not ready");
 }
 
@@ -309,6 +312,7 @@ void Process::on_exit(int wait_status) {
   }
   // supervisord retries a failed start (an exit before startsecs) whatever autorestart says.
   if (!spec_.count_every_exit && !was_up) restart = true;
+  if (!was_up) spawnerr_ = "Exited too quickly (process log may have details)";
   if (!restart) {
     set_state(State::kExited);
     return;

@@ -99,6 +99,13 @@ class Process {
   Clock::time_point exited_at() const { return exited_at_; }
   // Why the program is FATAL, and the exit status podvisor reports for it.
   const std::string& fatal_reason() const { return fatal_reason_; }
+  // Why the last start failed, as supervisord's spawnerr ("Exited too quickly (process log
+  // may have details)", "not ready after 120 s: …"); "" once a run reaches RUNNING.
+  const std::string& spawnerr() const { return spawnerr_; }
+  // From the spawn to the readiness probe passing, in the run that is or was last RUNNING.
+  std::optional<std::chrono::milliseconds> ready_after() const {
+    return ready_ || state_ != State::kStarting ? std::optional(ready_after_) : std::nullopt;
+  }
   int fatal_exit_code() const { return fatal_exit_code_; }
   // STARTING, RUNNING, BACKOFF or STOPPING: a process exists or one is due.
   bool active() const;
@@ -145,6 +152,7 @@ class Process {
   std::optional<std::string> failed_start_;
   bool restart_after_stop_ = false;
   std::string fatal_reason_;
+  std::string spawnerr_;
   int fatal_exit_code_ = 1;
 };
 

@@ -85,6 +85,52 @@ void Supervisor::start_ready_programs() {
   }
 }
 
+void Supervisor::start_process(Process& p) {
+  if (shutting_down()) return;
+  held_back_.erase(&p);
+  p.start();
+}
+
+void Supervisor::stop_process(Process& p) {
+  held_back_.erase(&p);
+  p.stop();
+}
+
+void Supervisor::add_programs(const std::vector<config::ProgramSpec>& specs) {
+  if (shutting_down()) return;
+  retired_.clear();
+  std::vector<Process*> added;
+  for (const auto& s : specs) {
+    if (find(s.name)) continue;
+    programs_.push_back(std::make_unique<Process>(s, driver_));
+    added.push_back(programs_.back().get());
+  }
+  sort_programs();
+  for (auto* p : added) {
+    if (p->spec().autostart) start_program(*p);
+  }
+}
+
+bool Supervisor::remove_group(const std::string& group) {
+  const auto in_group = [&](const auto& p) { return p->spec().group == group; };
+  if (std::any_of(programs_.begin(), programs_.end(),
+                  [&](const auto& p) { return in_group(p) && p->active(); })) {
+    return false;
+  }
+  retired_.clear();
+  for (auto it = programs_.begin(); it != programs_.end();) {
+    if (in_group(*it)) {
+      held_back_.erase(it->get());
+      reloading_.erase(it->get());
+      retired_.push_back(std::move(*it));
+      it = programs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return true;
+}
+
 std::string Supervisor::held_back(const Process& p) const {
   const auto it = held_back_.find(&p);
   return it == held_back_.end() ? "" : it->second;

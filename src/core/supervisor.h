@@ -37,6 +37,15 @@ class Supervisor {
   // ones stop and go, changed ones restart with their new spec.
   void update(const config::SupervisorSpec& spec);
 
+  // The control plane's start and stop of one program (supervisorctl start/stop): at once,
+  // whatever its depends_on says, as an operator asked.
+  void start_process(Process& p);
+  void stop_process(Process& p);
+  // addProcessGroup: the programs join, and those with autostart start (after depends_on).
+  void add_programs(const std::vector<config::ProgramSpec>& specs);
+  // removeProcessGroup: false when one of the group's programs is still active.
+  bool remove_group(const std::string& group);
+
   const std::vector<std::unique_ptr<Process>>& programs() const { return programs_; }
   // Why an autostart program has not started yet: "waiting for comfyui (ready)", "blocked:
   // comfyui is FATAL"; empty when it is not held back.

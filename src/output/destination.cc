@@ -31,6 +31,13 @@ void LogFile::open_file() {
   size_ = fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
+void LogFile::clear() {
+  if (fd_ >= 0 && ::ftruncate(fd_, 0) != 0) {
+    throw std::system_error(errno, std::generic_category(), fmt::format("truncate {}", path_));
+  }
+  size_ = 0;
+}
+
 void LogFile::rotate() {
   ::close(fd_);
   fd_ = -1;

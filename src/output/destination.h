@@ -30,6 +30,8 @@ class LogFile final : public Destination {
   ~LogFile() override;
   void write(std::string_view data) override;
   const std::string& path() const { return path_; }
+  // Empties the file (supervisorctl clear); throws std::system_error.
+  void clear();
 
  private:
   void rotate();

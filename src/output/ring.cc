@@ -5,6 +5,7 @@
 namespace podvisor::output {
 
 void RingBuffer::append(std::string_view data) {
+  total_ += data.size();
   if (capacity_ == 0) return;
   if (data.size() >= capacity_) data = data.substr(data.size() - capacity_);
   if (data_.size() < capacity_) {
