@@ -26,9 +26,10 @@ const std::vector<std::string_view> kSupervisordKeys = {
     "environment", "identifier",
     // podvisor's own keys (SPEC §3, §7)
     "exit_on_fatal", "require_gpu", "log_prefix", "log_format", "hold_on_fatal"};
-const std::vector<std::string_view> kUnixServerKeys = {"file", "chmod", "chown", "username",
-                                                       "password"};
-const std::vector<std::string_view> kInetServerKeys = {"port", "username", "password"};
+const std::vector<std::string_view> kUnixServerKeys = {"file",     "chmod",    "chown",
+                                                       "username", "password", "health_auth"};
+const std::vector<std::string_view> kInetServerKeys = {"port", "username", "password",
+                                                       "health_auth"};
 const std::vector<std::string_view> kCtlKeys = {"serverurl", "username", "password", "prompt",
                                                 "history_file"};
 const std::vector<std::string_view> kIncludeKeys = {"files"};
@@ -103,6 +104,8 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
                                    std::vector<std::string>& warnings) {
   SupervisorSpec spec;
   spec.exit_on_fatal = true;
+  spec.unix_server.emplace();
+  spec.unix_server->file = kDefaultSocket;
   ProgramSpec program;
   program.name = "app";
   program.argv = cli.argv;
@@ -187,6 +190,11 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
       }
       if (key == "backoff_max") set([&](auto v) { program.backoff_max = parse_seconds(v, 86400); });
       set([&](auto v) { apply_probe_key(program, key, v); });
+    } else if (o.section == "unix_http_server" || o.section == "inet_http_server") {
+      const bool inet = o.section == "inet_http_server";
+      auto& server = inet ? spec.inet_server : spec.unix_server;
+      if (!server) server.emplace();
+      set([&](auto v) { apply_server_key(*server, inet, key, v); });
     } else if (o.section == "supervisord" && contains(kSingleSupervisordKeys, key)) {
       if (key == "loglevel") set([&](auto v) { spec.loglevel = parse_loglevel(v); });
       if (key == "environment") set([&](auto v) { spec.environment = parse_environment(v); });
@@ -211,6 +219,15 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
         "killable)",
         killasgroup_set ? "SUPERVISOR_PROGRAM__APP_KILLASGROUP=false"
                         : (stopasgroup_set ? "SUPERVISOR_PROGRAM__APP_STOPASGROUP" : "setting")));
+  }
+  // SUPERVISOR_UNIX_HTTP_SERVER_FILE= (empty) or =none: no control socket.
+  if (spec.unix_server && (spec.unix_server->file.empty() || spec.unix_server->file == "none")) {
+    spec.unix_server.reset();
+  }
+  if (spec.inet_server && spec.inet_server->port == 0) {
+    throw EnvError(
+        "SUPERVISOR_INET_HTTP_SERVER_*: the TCP control server needs "
+        "SUPERVISOR_INET_HTTP_SERVER_PORT");
   }
   spec.programs.push_back(std::move(program));
   return spec;

@@ -191,6 +191,34 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
   }
 }
 
+// [unix_http_server], [inet_http_server]: the control server's sockets.
+void read_servers(const IniDocument& doc, const Expansions& names, SupervisorSpec& spec) {
+  for (const bool inet : {false, true}) {
+    const auto* section = doc.find(inet ? "inet_http_server" : "unix_http_server");
+    if (!section) continue;
+    SectionReader r(*section, doc.defaults, names);
+    HttpServerSpec server;
+    for (const auto& [key, value] : section->values) {
+      r.get(key, true, [&](auto v) {
+        apply_server_key(server, inet, key, v);
+        return true;
+      });
+    }
+    if (inet && server.port == 0) {
+      throw ConfigError(section->where,
+                        "[inet_http_server] needs a port (like port=127.0.0.1:9001)");
+    }
+    if (!inet && server.file.empty()) {
+      throw ConfigError(section->where, "[unix_http_server] needs a file (the socket's path)");
+    }
+    if (server.username.empty() != server.password.empty()) {
+      throw r.fail(server.username.empty() ? "password" : "username",
+                   "username and password go together");
+    }
+    (inet ? spec.inet_server : spec.unix_server) = server;
+  }
+}
+
 // [group:x] programs=a,b → program name → group name.
 std::map<std::string, std::string> read_groups(const IniDocument& doc, const Expansions& names) {
   std::map<std::string, std::string> group_of;
@@ -479,6 +507,7 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
     }
   }
   read_supervisord(doc, top, spec, warnings);
+  read_servers(doc, top, spec);
   // [supervisord] environment= extends ENV_* for the programs, as in supervisord.
   for (const auto& [k, v] : spec.environment) names["ENV_" + k] = v;
   read_programs(doc, names, read_groups(doc, top), spec);

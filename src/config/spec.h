@@ -113,6 +113,28 @@ extern const std::vector<std::string_view> kProbeKeys;
 
 enum class LogFormat { kText, kJson };
 
+// [unix_http_server] and [inet_http_server]: the control server (SPEC §6).
+struct HttpServerSpec {
+  std::string file;  // unix: the socket path
+  mode_t chmod = 0700;
+  std::optional<uid_t> uid;  // chown
+  std::optional<gid_t> gid;
+  std::string host;  // inet: "" is every address
+  uint16_t port = 0;
+  std::string username;  // with password: basic auth
+  std::string password;  // plain, or {SHA} and the hex SHA-1
+  // false (default): /health, /ready, /ping and /metrics answer without credentials.
+  bool health_auth = false;
+  bool operator==(const HttpServerSpec&) const = default;
+};
+
+// One key of [unix_http_server] or [inet_http_server] (`inet` says which), shared by config
+// and single-command mode; throws ValueError.
+void apply_server_key(HttpServerSpec& server, bool inet, std::string_view key,
+                      std::string_view value);
+// Where single-command mode listens unless SUPERVISOR_UNIX_HTTP_SERVER_FILE says otherwise.
+inline constexpr std::string_view kDefaultSocket = "/tmp/podvisor.sock";
+
 struct SupervisorSpec {
   LogLevel loglevel = LogLevel::kInfo;
   std::map<std::string, std::string> environment;
@@ -132,6 +154,8 @@ struct SupervisorSpec {
   std::optional<bool> log_prefix;
   LogFormat log_format = LogFormat::kText;
   std::string config_file;  // "" in single-command mode
+  std::optional<HttpServerSpec> unix_server;
+  std::optional<HttpServerSpec> inet_server;
   // Sections other issues serve ([unix_http_server], [inet_http_server], ...), raw.
   std::map<std::string, std::map<std::string, std::string>> other_sections;
 };

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "config/spec.h"
+#include "os/users.h"
 
 namespace podvisor::config {
 namespace {
@@ -317,6 +318,58 @@ bool apply_probe_key(ProgramSpec& p, std::string_view key, std::string_view valu
     return false;
   }
   return true;
+}
+
+void apply_server_key(HttpServerSpec& server, bool inet, std::string_view key,
+                      std::string_view value) {
+  const auto v = trim(value);
+  if (key == "file" && !inet) {
+    server.file = v;
+  } else if (key == "chmod" && !inet) {
+    server.chmod = static_cast<mode_t>(parse_octal(v));
+  } else if (key == "chown" && !inet) {
+    const auto colon = v.find(':');
+    const auto user = v.substr(0, colon);
+    const auto info = os::find_user(user);
+    if (!info) throw ValueError(fmt::format("no such user '{}' in /etc/passwd", user));
+    server.uid = info->uid;
+    server.gid = info->gid;
+    if (colon != std::string::npos) {
+      const auto group = v.substr(colon + 1);
+      server.gid = os::find_group(group);
+      if (!server.gid) throw ValueError(fmt::format("no such group '{}' in /etc/group", group));
+    }
+  } else if (key == "port" && inet) {
+    // supervisord's inet_address: "HOST:PORT", "*:PORT" or ":PORT" (every address), and a bare
+    // PORT, which podvisor binds to 127.0.0.1 rather than every address.
+    const auto colon = v.rfind(':');
+    server.host = colon == std::string::npos ? "127.0.0.1" : to_lower(v.substr(0, colon));
+    if (server.host == "*") server.host.clear();
+    if (server.host.size() >= 2 && server.host.front() == '[' && server.host.back() == ']') {
+      server.host = server.host.substr(1, server.host.size() - 2);
+    }
+    const auto port = colon == std::string::npos ? v : v.substr(colon + 1);
+    try {
+      server.port = static_cast<uint16_t>(parse_int(port, 1, 65535));
+    } catch (const ValueError&) {
+      throw ValueError(fmt::format("'{}' is not a port (like 9001 or 127.0.0.1:9001)", v));
+    }
+    unsigned char addr[16];
+    if (!server.host.empty() && server.host != "localhost" &&
+        inet_pton(AF_INET, server.host.c_str(), addr) != 1 &&
+        inet_pton(AF_INET6, server.host.c_str(), addr) != 1) {
+      throw ValueError(fmt::format(
+          "'{}': the host must be a numeric address, localhost or * (podvisor has no DNS "
+          "resolver)",
+          v));
+    }
+  } else if (key == "username") {
+    server.username = v;
+  } else if (key == "password") {
+    server.password = v;
+  } else if (key == "health_auth") {
+    server.health_auth = parse_bool(v);
+  }
 }
 
 std::string parse_name(std::string_view text) {

@@ -56,4 +56,17 @@ std::optional<UserInfo> find_user(const std::string& name_or_uid, const std::str
   return user;
 }
 
+std::optional<gid_t> find_group(const std::string& name_or_gid, const std::string& root) {
+  unsigned long wanted = 0;
+  const bool by_number = parse_number(name_or_gid, wanted);
+  std::ifstream group(root + "etc/group");
+  for (std::string line; std::getline(group, line);) {
+    const auto f = split_fields(line);
+    unsigned long gid = 0;
+    if (f.size() < 3 || !parse_number(f[2], gid)) continue;
+    if (by_number ? gid == wanted : f[0] == name_or_gid) return static_cast<gid_t>(gid);
+  }
+  return std::nullopt;
+}
+
 }  // namespace podvisor::os

@@ -21,5 +21,7 @@ struct UserInfo {
 // By name, or by number for "1000"; nullopt when unknown. `root` is the prefix holding etc/
 // (tests point it elsewhere).
 std::optional<UserInfo> find_user(const std::string& name_or_uid, const std::string& root = "/");
+// A group id from /etc/group, by name or number.
+std::optional<gid_t> find_group(const std::string& name_or_gid, const std::string& root = "/");
 
 }  // namespace podvisor::os

@@ -158,13 +158,27 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(SingleCommandSpec, UnusedAndUnknownVariablesWarn) {
   std::vector<std::string> warnings;
   spec_for({"SUPERVISOR_FOO_BAR=1", "SUPERVISOR_PROGRAM__OTHER_STARTSECS=3",
-            "SUPERVISOR_UNIX_HTTP_SERVER_FILE=/tmp/s.sock", "SUPERVISOR_ENABLED=1"},
+            "SUPERVISOR_RPCINTERFACE__SUPERVISOR_X=1", "SUPERVISOR_ENABLED=1"},
            &warnings);
   ASSERT_EQ(warnings.size(), 3u);
   EXPECT_NE(warnings[0].find("SUPERVISOR_FOO_BAR"), std::string::npos);
   EXPECT_NE(warnings[1].find("SUPERVISOR_PROGRAM__OTHER_STARTSECS"), std::string::npos);
   EXPECT_NE(warnings[1].find("'other'"), std::string::npos);
-  EXPECT_NE(warnings[2].find("SUPERVISOR_UNIX_HTTP_SERVER_FILE"), std::string::npos);
+  EXPECT_NE(warnings[2].find("SUPERVISOR_RPCINTERFACE__SUPERVISOR_X"), std::string::npos);
+}
+
+TEST(SingleCommandSpec, ControlSocketDefaultsAndOverrides) {
+  EXPECT_EQ(spec_for({}).unix_server->file, kDefaultSocket);
+  const auto moved =
+      spec_for({"SUPERVISOR_UNIX_HTTP_SERVER_FILE=/run/p.sock",
+                "SUPERVISOR_UNIX_HTTP_SERVER_CHMOD=0770", "SUPERVISOR_INET_HTTP_SERVER_PORT=9001"});
+  EXPECT_EQ(moved.unix_server->file, "/run/p.sock");
+  EXPECT_EQ(moved.unix_server->chmod, 0770u);
+  ASSERT_TRUE(moved.inet_server);
+  EXPECT_EQ(moved.inet_server->host, "127.0.0.1");  // a bare port stays local
+  EXPECT_EQ(moved.inet_server->port, 9001);
+  EXPECT_FALSE(spec_for({"SUPERVISOR_UNIX_HTTP_SERVER_FILE=none"}).unix_server);
+  EXPECT_THROW(spec_for({"SUPERVISOR_INET_HTTP_SERVER_PORT=x"}), EnvError);
 }
 
 TEST(SingleCommandSpec, StopasgroupOffWithKillasgroupOffIsFine) {

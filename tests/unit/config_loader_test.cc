@@ -263,6 +263,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"[program:a]\ncommand=/x\nready=tcp://db.internal:5432\n", 3,
                   "numeric address or localhost"},
         ErrorCase{"[program:a]\ncommand=/x\nready=smtp://x\n", 3, "is not a probe"},
+        ErrorCase{"[inet_http_server]\nport=db:9001\n", 2, "numeric address"},
+        ErrorCase{"[inet_http_server]\nusername=u\n", 1, "needs a port"},
+        ErrorCase{"[unix_http_server]\nfile=/s\nchown=nobody-here\n", 3, "no such user"},
+        ErrorCase{"[unix_http_server]\nfile=/s\nusername=u\n", 3, "go together"},
         ErrorCase{"[program:a]\ncommand=/x\nready=http://127.0.0.1/x\n", 3, "has no port"},
         ErrorCase{"[program:a]\ncommand=/x\nready=log:(unclosed\n", 3,
                   "invalid regular expression"},
@@ -280,6 +284,21 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"[program:a]\ncommand=/x\ndepends_on=b\n[program:b]\ncommand=/x\n"
                   "depends_on=c\n[program:c]\ncommand=/x\ndepends_on=a\n",
                   9, "dependency cycle: a -> b -> c -> a"}));
+
+TEST_F(Loader, ReadsTheControlServers) {
+  const auto spec = load(
+      "[unix_http_server]\nfile=%(here)s/s.sock\nchmod=0770\nchown=root:root\n"
+      "[inet_http_server]\nport=*:9001\nusername=u\npassword={SHA}abc\nhealth_auth=true\n");
+  ASSERT_TRUE(spec.unix_server);
+  EXPECT_EQ(spec.unix_server->file, dir_ + "/s.sock");
+  EXPECT_EQ(spec.unix_server->chmod, 0770u);
+  EXPECT_EQ(spec.unix_server->uid, 0u);
+  ASSERT_TRUE(spec.inet_server);
+  EXPECT_EQ(spec.inet_server->host, "");
+  EXPECT_EQ(spec.inet_server->port, 9001);
+  EXPECT_EQ(spec.inet_server->password, "{SHA}abc");
+  EXPECT_TRUE(spec.inet_server->health_auth);
+}
 
 TEST_F(Loader, ReadsProbesAndDependencies) {
   const auto spec = load(
