@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/config_mode.h"
+#include "cli/ctl.h"
 #include "cli/runtime.h"
 #include "config/env.h"
 #include "core/log.h"
@@ -46,7 +47,9 @@ class PodvisorFormatter : public CLI::Formatter {
     return "\nUsage: podvisor [OPTIONS] [--] CMD [ARGS...]   supervise CMD as program 'app'\n"
            "       podvisor -c FILE                      run the programs of a supervisord.conf\n"
            "       podvisor check [-c FILE] [--print]    validate a supervisord.conf\n"
-           "       (as standard-supervisor: CMD [ARGS...]; as supervisord: supervisord's flags)\n";
+           "       podvisor ctl [-c FILE] [-s URL] CMD    control it, as supervisorctl (ctl -h)\n"
+           "       (as standard-supervisor: CMD [ARGS...]; as supervisord: supervisord's flags;\n"
+           "        as supervisorctl: supervisorctl's)\n";
   }
 };
 
@@ -148,6 +151,10 @@ int main(int argc, char** argv) {
   const auto name = basename(argc > 0 ? argv[0] : "podvisor");
   if (name == "standard-supervisor") return standard_supervisor_main(argc, argv);
   if (name == "supervisord") return supervisord_main(argc, argv);
+  if (name == "supervisorctl") return ctl_main(argc - 1, argv + 1, argv[0]);
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") {
+    return ctl_main(argc - 2, argv + 2, fmt::format("{} ctl", argv[0]));
+  }
   if (argc > 1 && std::string_view(argv[1]) == "check") return check_main(argc - 1, argv + 1);
   return podvisor_main(argc, argv);
 }
