@@ -196,18 +196,12 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   if (!apply_process_settings(*spec)) return kConfigError;
   log.log(config::LogLevel::kInfo, fmt::format("read config {}", spec->config_file));
   RuntimeOptions options;
-  options.reload = [path = spec->config_file, flags,
-                    &log]() -> std::optional<config::SupervisorSpec> {
+  options.reload = [path = spec->config_file, flags, &log] {
     std::vector<std::string> reload_warnings;
-    try {
-      auto next =
-          config::load_config(path, with_flags(environment_strings(), flags), reload_warnings);
-      for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
-      return next;
-    } catch (const config::ConfigError& e) {
-      log.log(config::LogLevel::kError, e.what());
-      return std::nullopt;
-    }
+    auto next =
+        config::load_config(path, with_flags(environment_strings(), flags), reload_warnings);
+    for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
+    return next;
   };
   return run_supervisor(*spec, options, log);
 }

@@ -9,11 +9,17 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <ctime>
+#include <fstream>
 #include <list>
 #include <map>
 #include <memory>
 #include <optional>
 
+#include "config/ini.h"
+#include "control/backend.h"
+#include "control/http_server.h"
+#include "control/routes.h"
 #include "core/process.h"
 #include "core/report.h"
 #include "core/supervisor.h"
@@ -53,9 +59,33 @@ struct ProgramIo {
   std::optional<probe::LogMatcher> log_matcher;  // ready=log:…, while STARTING
   std::unique_ptr<probe::NotifySocket> notify;   // ready=notify
   std::string notify_status;                     // the last STATUS= it sent
+  // Followers of stdout and stderr (/logtail): called after output is appended.
+  std::list<std::weak_ptr<std::function<void()>>> log_watchers[2];
 };
 
-class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
+// Calls every live watcher, forgetting released ones.
+void notify_watchers(std::list<std::weak_ptr<std::function<void()>>>& watchers) {
+  for (auto it = watchers.begin(); it != watchers.end();) {
+    if (auto fn = it->lock()) {
+      (*fn)();
+      ++it;
+    } else {
+      it = watchers.erase(it);
+    }
+  }
+}
+
+// Where a steady-clock instant falls on the wall clock, in seconds (display only).
+int64_t wall_seconds(Clock::time_point t) {
+  const auto ago = Clock::now() - t;
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             (std::chrono::system_clock::now() - ago).time_since_epoch())
+      .count();
+}
+
+class Runtime final : public core::ProcessDriver,
+                      public probe::ChildWatcher,
+                      public control::Backend {
  public:
   Runtime(const config::SupervisorSpec& spec, const RuntimeOptions& options, core::Logger& log)
       : spec_(spec),
@@ -79,6 +109,8 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
     log_.set_writer([this, log_sink](std::string_view line) {
       log_sink->write(line);
       if (logfile_) logfile_->write(line);
+      main_ring_.append(line);
+      if (!main_watchers_.empty()) notify_watchers(main_watchers_);
     });
   }
 
@@ -93,8 +125,14 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
     log(LogLevel::kInfo,
         fmt::format("podvisor {} started with pid {}", PODVISOR_VERSION, getpid()));
     wait_signals();
+    if (!open_control_servers()) {
+      stdout_sink_.flush(kFlushLimit);
+      stderr_sink_.flush(kFlushLimit);
+      return 2;
+    }
     supervisor_.start_all();
     if (!outcome_) io_.run();
+    for (auto& server : servers_) server->close();
     end_leftovers();
     for (auto& [p, io] : programs_) {
       for (auto& relay : io->relays) relay.drain();
@@ -105,6 +143,7 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
     // Last: the report and the final line go through the sinks too, behind relayed output.
     stdout_sink_.flush(kFlushLimit);
     stderr_sink_.flush(kFlushLimit);
+    if (restart_requested_) reexec();
     return status;
   }
 
@@ -121,6 +160,7 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
     std::map<std::string, std::string> identity{{"SUPERVISOR_ENABLED", "1"},
                                                 {"SUPERVISOR_PROCESS_NAME", p.name()},
                                                 {"SUPERVISOR_GROUP_NAME", p.spec().group}};
+    if (!server_url_.empty()) identity["SUPERVISOR_SERVER_URL"] = server_url_;
     auto merged = os::build_environment({spec_.environment, p.spec().environment, identity});
     // PYTHONUNBUFFERED=1 only where nobody set it (seed 001's lost logs).
     bool has_unbuffered = false;
@@ -253,6 +293,7 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
   void state_changed(core::Process& p, core::State from) override {
     log(LogLevel::kDebug,
         fmt::format("{}: {} -> {}", p.name(), core::to_string(from), core::to_string(p.state())));
+    settle_waiters(p);
     supervisor_.on_state_changed(p, from);
   }
 
@@ -286,16 +327,16 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
     }
     io.relays.emplace_back(io_, read_fd, destination, std::move(rings), buffer_,
                            std::move(formatter));
-    if (p.spec().ready) {
-      io.relays.back().observe([this, &p](std::string_view chunk) { on_output(p, chunk); });
-    }
+    io.relays.back().observe(
+        [this, &p, stream](std::string_view chunk) { on_output(p, stream, chunk); });
     io.relays.back().start();
   }
 
   // Output while a program is not ready yet: a log probe may match, and any output makes the
   // next attempt come early (servers print as they start listening).
-  void on_output(const core::Process& p, std::string_view chunk) {
+  void on_output(const core::Process& p, int stream, std::string_view chunk) {
     auto& io = program_io(p);
+    if (!io.log_watchers[stream].empty()) notify_watchers(io.log_watchers[stream]);
     if (!io.readiness || io.readiness->done()) return;
     io.readiness->nudge();
     if (!io.log_matcher) return;
@@ -394,16 +435,24 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
 
   void reload() {
     log(LogLevel::kWarn, "received SIGHUP indicating restart request");
-    auto next = options_.reload();
-    if (!next) {
+    std::optional<config::SupervisorSpec> next;
+    try {
+      next = options_.reload();
+    } catch (const config::ConfigError& e) {
+      log(LogLevel::kError, e.what());
       log(LogLevel::kError, "reload failed: the file is invalid; carrying on with the old one");
       return;
     }
+    pending_.reset();
     spec_ = std::move(*next);
     log_.set_level(spec_.loglevel);
     count_shared_streams();
     supervisor_.update(spec_);
-    // Programs that went away took their output state with them.
+    forget_removed_programs();
+  }
+
+  // Programs that went away take their output state with them.
+  void forget_removed_programs() {
     std::erase_if(programs_, [this](const auto& entry) {
       const auto& live = supervisor_.programs();
       return std::none_of(live.begin(), live.end(),
@@ -439,6 +488,396 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
         log(LogLevel::kDebug, fmt::format("reaped orphan pid {}", pid));
       }
     });
+  }
+
+  // --- the control plane (control::Backend)
+
+  // Opens [unix_http_server] and [inet_http_server]. A socket that cannot be opened stops
+  // a config-mode start (exit 2), as in supervisord; single-command mode goes on without it.
+  bool open_control_servers() {
+    routes_ = std::make_unique<control::Routes>(*this);
+    for (const bool inet : {false, true}) {
+      const auto& server = inet ? spec_.inet_server : spec_.unix_server;
+      if (!server) continue;
+      control::ServerOptions o;
+      if (!server->username.empty())
+        o.auth = control::BasicAuth{server->username, server->password};
+      if (!server->health_auth) o.public_paths = {"/health", "/ready", "/ping", "/metrics"};
+      o.log = [this](LogLevel level, std::string_view line) { log(level, std::string(line)); };
+      auto http = std::make_unique<control::HttpServer>(
+          io_,
+          [this](const control::Request& r, std::shared_ptr<control::Responder> responder) {
+            routes_->handle(r, std::move(responder));
+          },
+          std::move(o));
+      try {
+        if (inet) {
+          const auto port = http->listen_tcp(server->host, server->port);
+          const auto host = server->host.empty() ? "127.0.0.1" : server->host;
+          if (server_url_.empty()) server_url_ = fmt::format("http://{}:{}", host, port);
+          log(LogLevel::kInfo, fmt::format("control server listening on {}:{}",
+                                           server->host.empty() ? "*" : server->host, port));
+        } else {
+          http->listen_unix(server->file, server->chmod, server->uid, server->gid);
+          server_url_ = fmt::format("unix://{}", server->file);
+          log(LogLevel::kInfo, fmt::format("control server listening on {}", server->file));
+        }
+      } catch (const std::system_error& e) {
+        if (!options_.reload) {
+          log(LogLevel::kWarn, fmt::format("no control socket: {}", e.what()));
+          continue;
+        }
+        log(LogLevel::kCritical, fmt::format("cannot open the control server: {}", e.what()));
+        return false;
+      }
+      servers_.push_back(std::move(http));
+    }
+    return true;
+  }
+
+  core::Process* find_process(const std::string& group, const std::string& name) const {
+    for (const auto& p : supervisor_.programs()) {
+      if (p->spec().group == group && p->name() == name) return p.get();
+    }
+    return nullptr;
+  }
+
+  // A completion waiting for a program's state: `settled` returns true once it is done.
+  struct Waiter {
+    const core::Process* process;
+    std::function<bool(const core::Process&)> settled;
+  };
+
+  void settle_waiters(const core::Process& p) {
+    std::vector<std::function<bool(const core::Process&)>> ready;
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->process == &p) {
+        ready.push_back(std::move(it->settled));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& settled : ready) {
+      if (!settled(p)) waiters_.push_back({&p, std::move(settled)});
+    }
+  }
+
+  control::SupervisorState state() const override {
+    return supervisor_.shutting_down() ? control::SupervisorState::kShutdown
+                                       : control::SupervisorState::kRunning;
+  }
+  pid_t pid() const override { return getpid(); }
+  std::string identification() const override { return spec_.identifier; }
+  int64_t wall_now() const override { return static_cast<int64_t>(std::time(nullptr)); }
+
+  void shutdown() override {
+    asio::post(io_, [this] {
+      log(LogLevel::kWarn, "received a shutdown request through the control server");
+      supervisor_.request_shutdown();
+    });
+  }
+
+  void restart() override {
+    asio::post(io_, [this] {
+      log(LogLevel::kWarn, "received a restart request through the control server");
+      restart_requested_ = true;
+      supervisor_.request_shutdown();
+    });
+  }
+
+  // supervisord's restart: everything stopped, podvisor runs again from the start (as the same
+  // pid: still PID 1 in a container), reading its configuration anew.
+  [[noreturn]] void reexec() {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    std::vector<std::string> args;
+    for (std::string arg; std::getline(in, arg, '\0');) args.push_back(arg);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    os::reset_signals_in_child();
+    ::execv("/proc/self/exe", argv.data());
+    log_.log(LogLevel::kCritical, fmt::format("restart failed: exec: {}", std::strerror(errno)));
+    std::_Exit(2);
+  }
+
+  std::vector<control::ProcessInfo> processes() const override {
+    std::vector<control::ProcessInfo> out;
+    for (const auto& p : supervisor_.programs()) {
+      control::ProcessInfo info;
+      info.name = p->name();
+      info.group = p->spec().group;
+      info.state = p->state();
+      if (p->first_started_at() != Clock::time_point{}) info.start = wall_seconds(p->started_at());
+      if (p->last_exit()) {
+        info.stop = wall_seconds(p->exited_at());
+        info.exitstatus = p->last_exit()->signaled ? -1 : p->last_exit()->code;
+        info.last_exit_status = p->last_exit()->status();
+      }
+      info.pid = p->pid() > 0 ? p->pid() : 0;
+      if (p->state() == core::State::kBackoff || p->state() == core::State::kFatal) {
+        info.spawnerr = p->spawnerr();
+      }
+      const auto it = programs_.find(p.get());
+      const ProgramIo* io = it == programs_.end() ? nullptr : it->second.get();
+      info.stdout_logfile = log_path(*p, io, 0);
+      info.stderr_logfile = log_path(*p, io, 1);
+      info.note = supervisor_.held_back(*p);
+      if (io && io->readiness && p->state() == core::State::kStarting) {
+        info.note = fmt::format("waiting to be ready ({}, last: {})", p->spec().ready->text,
+                                io->readiness->last());
+      }
+      if (io && !io->notify_status.empty() && info.note.empty()) info.note = io->notify_status;
+      info.autostart = p->spec().autostart;
+      info.has_ready_probe = p->spec().ready.has_value();
+      info.oneshot = p->spec().oneshot;
+      info.done = p->done();
+      info.restarts = p->restarts();
+      if (p->spec().ready && p->ready_after()) {
+        info.ready_seconds = static_cast<double>(p->ready_after()->count()) / 1000.0;
+      }
+      if (io) {
+        const auto latency = io->liveness    ? io->liveness->last_latency()
+                             : io->readiness ? io->readiness->last_latency()
+                                             : std::chrono::milliseconds(0);
+        if (latency.count() > 0) {
+          info.probe_latency_seconds = static_cast<double>(latency.count()) / 1000.0;
+        }
+      }
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
+
+  // The file a stream is logged to: the one open, else the configured path ("" for none).
+  static std::string log_path(const core::Process& p, const ProgramIo* io, int stream) {
+    if (io && io->files[stream]) return io->files[stream]->path();
+    const auto& log = stream == 0 ? p.spec().stdout_log : p.spec().stderr_log;
+    return log.target == config::LogTarget::kFile ? log.path : "";
+  }
+
+  void start(const std::string& group, const std::string& name, bool wait,
+             control::Backend::Done done) override {
+    auto* p = find_process(group, name);
+    if (!p) return done({control::FaultCode::kBadName, ""});
+    int error = 0;
+    const auto& argv0 = p->spec().argv.empty() ? std::string() : p->spec().argv[0];
+    const char* path = std::getenv("PATH");
+    if (!argv0.empty() && !os::find_executable(argv0, path ? path : "", error)) {
+      const auto code =
+          error == ENOENT ? control::FaultCode::kNoFile : control::FaultCode::kNotExecutable;
+      return done({code, error == ENOENT
+                             ? fmt::format("can't find command '{}'", argv0)
+                             : fmt::format("command at '{}' is not executable", argv0)});
+    }
+    supervisor_.start_process(*p);
+    const auto verdict = [wait](const core::Process& q) -> std::optional<control::Outcome> {
+      switch (q.state()) {
+        case core::State::kRunning:
+          return control::Outcome{};
+        case core::State::kStarting:
+          if (!wait) return control::Outcome{};
+          return std::nullopt;
+        case core::State::kBackoff:
+        case core::State::kFatal:
+          return control::Outcome{control::FaultCode::kSpawnError, ""};
+        default:
+          return control::Outcome{control::FaultCode::kAbnormalTermination, ""};
+      }
+    };
+    if (auto now = verdict(*p)) return done(*now);
+    waiters_.push_back({p, [this, verdict, done](const core::Process& q) {
+                          auto v = verdict(q);
+                          if (!v) return false;
+                          asio::post(io_, [done, outcome = *v] { done(outcome); });
+                          return true;
+                        }});
+  }
+
+  void stop(const std::string& group, const std::string& name,
+            control::Backend::Done done) override {
+    auto* p = find_process(group, name);
+    if (!p) return done({control::FaultCode::kBadName, ""});
+    supervisor_.stop_process(*p);
+    const auto stopped = [](const core::Process& q) {
+      return q.state() == core::State::kStopped || q.state() == core::State::kExited ||
+             q.state() == core::State::kFatal;
+    };
+    if (stopped(*p)) return done({});
+    waiters_.push_back({p, [this, stopped, done](const core::Process& q) {
+                          if (!stopped(q)) return false;
+                          asio::post(io_, [done] { done({}); });
+                          return true;
+                        }});
+  }
+
+  control::Outcome signal(const std::string& group, const std::string& name, int signo) override {
+    auto* p = find_process(group, name);
+    if (!p) return {control::FaultCode::kBadName, ""};
+    if (p->pid() <= 0) return {control::FaultCode::kNotRunning, ""};
+    if (::kill(p->pid(), signo) != 0) return {control::FaultCode::kFailed, std::strerror(errno)};
+    return {};
+  }
+
+  control::Outcome send_stdin(const std::string&, const std::string&, const std::string&) override {
+    // Programs read /dev/null (or the terminal): podvisor keeps no stdin pipe.
+    return {control::FaultCode::kNoFile, "Process has no stdin channel"};
+  }
+
+  std::optional<control::LogSource> process_log(const std::string& group, const std::string& name,
+                                                control::Stream stream) const override {
+    const auto* p = find_process(group, name);
+    if (!p) return std::nullopt;
+    const int s = stream == control::Stream::kStderr ? 1 : 0;
+    const auto it = programs_.find(p);
+    const ProgramIo* io = it == programs_.end() ? nullptr : it->second.get();
+    control::LogSource source;
+    source.path = log_path(*p, io, s);
+    if (!source.path.empty()) return source;
+    if (s == 1 && p->spec().redirect_stderr) return std::nullopt;
+    if (!io) return source;
+    const auto& ring = s == 0 ? io->out : io->err;
+    source.recent = ring.contents();
+    source.recent_end = ring.total();
+    return source;
+  }
+
+  bool clear_process_logs(const std::string& group, const std::string& name) override {
+    auto* p = find_process(group, name);
+    if (!p) return false;
+    auto& io = program_io(*p);
+    bool ok = true;
+    for (int s : {0, 1}) {
+      try {
+        if (io.files[s]) {
+          io.files[s]->clear();
+        } else if (const auto path = log_path(*p, &io, s); !path.empty()) {
+          if (::truncate(path.c_str(), 0) != 0 && errno != ENOENT) ok = false;
+        }
+      } catch (const std::system_error&) {
+        ok = false;
+      }
+      notify_watchers(io.log_watchers[s]);
+    }
+    io.out.clear();
+    io.err.clear();
+    io.combined.clear();
+    return ok;
+  }
+
+  std::optional<control::LogSource> main_log() const override {
+    control::LogSource source;
+    if (logfile_) {
+      source.path = logfile_->path();
+      return source;
+    }
+    source.recent = main_ring_.contents();
+    source.recent_end = main_ring_.total();
+    return source;
+  }
+
+  control::Outcome clear_main_log() override {
+    if (!logfile_) return {control::FaultCode::kNoFile, ""};
+    try {
+      logfile_->clear();
+    } catch (const std::system_error& e) {
+      return {control::FaultCode::kFailed, e.what()};
+    }
+    main_ring_.clear();
+    notify_watchers(main_watchers_);
+    return {};
+  }
+
+  std::shared_ptr<void> watch_log(const std::string& group, const std::string& name,
+                                  control::Stream stream, std::function<void()> changed) override {
+    auto handle = std::make_shared<std::function<void()>>(std::move(changed));
+    if (name.empty()) {
+      main_watchers_.push_back(handle);
+    } else if (auto* p = find_process(group, name)) {
+      program_io(*p).log_watchers[stream == control::Stream::kStderr ? 1 : 0].push_back(handle);
+    }
+    return handle;
+  }
+
+  std::variant<control::ConfigDiff, std::string> reread() override {
+    if (!options_.reload) return std::string("podvisor runs one command: there is no file to read");
+    try {
+      pending_ = options_.reload();
+    } catch (const config::ConfigError& e) {
+      return std::string(e.what());
+    }
+    const auto groups_of = [](const config::SupervisorSpec& s) {
+      std::map<std::string, std::vector<const config::ProgramSpec*>> groups;
+      for (const auto& p : s.programs) groups[p.group].push_back(&p);
+      return groups;
+    };
+    const auto now = groups_of(spec_), next = groups_of(*pending_);
+    control::ConfigDiff diff;
+    for (const auto& [group, programs] : next) {
+      const auto it = now.find(group);
+      if (it == now.end()) {
+        diff.added.push_back(group);
+      } else if (!std::equal(programs.begin(), programs.end(), it->second.begin(), it->second.end(),
+                             [](auto* a, auto* b) { return *a == *b; })) {
+        diff.changed.push_back(group);
+      }
+    }
+    for (const auto& [group, programs] : now) {
+      if (!next.count(group)) diff.removed.push_back(group);
+    }
+    return diff;
+  }
+
+  control::Outcome add_group(const std::string& group) override {
+    const auto& source = pending_ ? *pending_ : spec_;
+    std::vector<config::ProgramSpec> specs;
+    for (const auto& p : source.programs) {
+      if (p.group == group) specs.push_back(p);
+    }
+    if (specs.empty()) return {control::FaultCode::kBadName, ""};
+    for (const auto& p : supervisor_.programs()) {
+      if (p->spec().group == group) return {control::FaultCode::kAlreadyAdded, ""};
+    }
+    for (const auto& p : specs) spec_.programs.push_back(p);
+    count_shared_streams();
+    supervisor_.add_programs(specs);
+    return {};
+  }
+
+  control::Outcome remove_group(const std::string& group) override {
+    const auto& live = supervisor_.programs();
+    if (std::none_of(live.begin(), live.end(),
+                     [&](const auto& p) { return p->spec().group == group; })) {
+      return {control::FaultCode::kBadName, ""};
+    }
+    if (!supervisor_.remove_group(group)) return {control::FaultCode::kStillRunning, ""};
+    std::erase_if(spec_.programs, [&](const auto& p) { return p.group == group; });
+    forget_removed_programs();
+    count_shared_streams();
+    return {};
+  }
+
+  std::vector<control::ConfigInfo> config_info() const override {
+    std::vector<control::ConfigInfo> out;
+    for (const auto& p : (pending_ ? *pending_ : spec_).programs) {
+      control::ConfigInfo info;
+      info.spec = p;
+      info.group_priority = p.priority;
+      const auto& live = supervisor_.programs();
+      info.in_use = std::any_of(live.begin(), live.end(),
+                                [&](const auto& q) { return q->spec().group == p.group; });
+      if (const auto* q = find_process(p.group, p.name)) {
+        const auto it = programs_.find(q);
+        const ProgramIo* io = it == programs_.end() ? nullptr : it->second.get();
+        for (int s : {0, 1}) {
+          const auto path = log_path(*q, io, s);
+          auto& log = s == 0 ? info.spec.stdout_log : info.spec.stderr_log;
+          if (!path.empty()) log.path = path;
+        }
+      }
+      out.push_back(std::move(info));
+    }
+    return out;
   }
 
   void finish(const core::Supervisor::Outcome& outcome) {
@@ -526,6 +965,14 @@ class Runtime final : public core::ProcessDriver, public probe::ChildWatcher {
   std::vector<char> buffer_;
   std::map<const core::Process*, std::unique_ptr<ProgramIo>> programs_;
   std::map<pid_t, std::function<void(int)>> probe_children_;  // exec probes running
+  output::RingBuffer main_ring_;  // podvisor's own recent lines, without a log file
+  std::list<std::weak_ptr<std::function<void()>>> main_watchers_;
+  std::list<Waiter> waiters_;
+  std::optional<config::SupervisorSpec> pending_;  // read by reread, not applied yet
+  std::unique_ptr<control::Routes> routes_;
+  std::vector<std::unique_ptr<control::HttpServer>> servers_;
+  std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs
+  bool restart_requested_ = false;
   int programs_on_podvisor_streams_ = 0;
   core::Supervisor supervisor_;
   std::optional<core::Supervisor::Outcome> outcome_;

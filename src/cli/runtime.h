@@ -14,9 +14,9 @@ struct RuntimeOptions {
   // stdin is a terminal: the program inherits it and becomes its foreground process group
   // instead of writing through pipes.
   bool terminal = false;
-  // Config mode: re-reads the file on SIGHUP (nullopt when it is now invalid; the error has
-  // been reported). Unset in single-command mode, where SIGHUP is forwarded.
-  std::function<std::optional<config::SupervisorSpec>()> reload;
+  // Config mode: re-reads the file (SIGHUP, supervisorctl reread); throws config::ConfigError
+  // when it is now invalid. Unset in single-command mode, where SIGHUP is forwarded.
+  std::function<config::SupervisorSpec()> reload;
 };
 
 // Returns podvisor's exit status.

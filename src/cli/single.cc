@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/config_mode.h"
+#include "cli/ctl.h"
 #include "cli/runtime.h"
 #include "cli/wait.h"
 #include "config/env.h"
@@ -52,7 +53,9 @@ class PodvisorFormatter : public CLI::Formatter {
            "       podvisor check [-c FILE] [--print]    validate a supervisord.conf\n"
            "       podvisor wait TARGET... [--timeout S] wait until http/tcp/exec/file targets "
            "are ready\n"
-           "       (as standard-supervisor: CMD [ARGS...]; as supervisord: supervisord's flags)\n";
+           "       podvisor ctl [-c FILE] [-s URL] CMD    control it, as supervisorctl (ctl -h)\n"
+           "       (as standard-supervisor: CMD [ARGS...]; as supervisord: supervisord's flags;\n"
+           "        as supervisorctl: supervisorctl's)\n";
   }
 };
 
@@ -154,6 +157,10 @@ int main(int argc, char** argv) {
   const auto name = basename(argc > 0 ? argv[0] : "podvisor");
   if (name == "standard-supervisor") return standard_supervisor_main(argc, argv);
   if (name == "supervisord") return supervisord_main(argc, argv);
+  if (name == "supervisorctl") return ctl_main(argc - 1, argv + 1, argv[0]);
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") {
+    return ctl_main(argc - 2, argv + 2, fmt::format("{} ctl", argv[0]));
+  }
   if (argc > 1 && std::string_view(argv[1]) == "check") return check_main(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "wait") return wait_main(argc - 1, argv + 1);
   return podvisor_main(argc, argv);
