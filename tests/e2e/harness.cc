@@ -136,7 +136,16 @@ Child::Child(const Options& options) {
   static const bool subreaper [[maybe_unused]] = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
   if (options.argv.empty()) throw std::invalid_argument("empty argv");
 
+  if (options.cwd.empty()) cwd_ = std::make_unique<TempDir>();
   std::map<std::string, std::string> env;
+  // Single-command mode's control socket goes in the test's own directory, so tests running
+  // side by side do not compete for /tmp/podvisor.sock (config files name their own).
+  const bool config_mode =
+      std::find(options.argv.begin(), options.argv.end(), "-c") != options.argv.end();
+  if (!config_mode) {
+    env["SUPERVISOR_UNIX_HTTP_SERVER_FILE"] =
+        (options.cwd.empty() ? cwd_->path() : options.cwd) + "/podvisor.sock";
+  }
   for (char** e = environ; e && *e; ++e) {
     const std::string entry(*e);
     const auto eq = entry.find('=');
@@ -171,7 +180,6 @@ Child::Child(const Options& options) {
   if (pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe2");
   const int report_write = fcntl(report[1], F_DUPFD_CLOEXEC, 100);
   ::close(report[1]);
-  if (options.cwd.empty()) cwd_ = std::make_unique<TempDir>();
   const char* cwd = options.cwd.empty() ? cwd_->path().c_str() : options.cwd.c_str();
   const pid_t parent = getpid();
 
