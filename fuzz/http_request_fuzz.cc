@@ -67,8 +67,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else if (path == "/throw") {
           throw std::runtime_error("handler failed");
         } else {
-          responder->send({request.body.empty() ? 204 : 200, request.header("accept"),
-                           request.body, {{"X-Path", path}}});
+          responder->send({request.body.empty() ? 204 : 200,
+                           request.header("accept"),
+                           request.body,
+                           {{"X-Path", path}}});
         }
       },
       options);
