@@ -897,7 +897,7 @@ void ServerState::add_listener(int fd, std::string description, std::string unix
   listener->unix_path = std::move(unix_path);
   if (!listener->unix_path.empty()) {
     struct stat st {};
-    if (::stat(listener->unix_path.c_str(), &st) == 0) {
+    if (::lstat(listener->unix_path.c_str(), &st) == 0) {
       listener->dev = st.st_dev;
       listener->ino = st.st_ino;
     }
@@ -1071,7 +1071,8 @@ void HttpServer::listen_unix(const std::string& path, mode_t mode, std::optional
   FdGuard fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) throw os_error(errno, "control server: socket(AF_UNIX)");
   // The socket file takes its mode from the umask at bind: it never exists with a wider mode,
-  // not even for an instant. The loop is single-threaded, so no other file sees this umask.
+  // not even for an instant, and no chmod(path) follows that a swapped-in symlink could
+  // redirect. The loop is single-threaded, so no other file is created under this umask.
   const mode_t old_umask = ::umask(static_cast<mode_t>(~mode & 0777));
   const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   const int bind_errno = errno;
@@ -1080,14 +1081,10 @@ void HttpServer::listen_unix(const std::string& path, mode_t mode, std::optional
     throw os_error(bind_errno, fmt::format("control server: cannot bind {}", path));
   }
   const auto remove_file = [&] { ::unlink(path.c_str()); };
-  if (::chmod(path.c_str(), mode & 07777) != 0) {
-    const int err = errno;
-    remove_file();
-    throw os_error(err, fmt::format("control server: cannot chmod {} to {:o}", path, mode));
-  }
   if (uid || gid) {
-    if (::chown(path.c_str(), uid ? *uid : static_cast<uid_t>(-1),
-                gid ? *gid : static_cast<gid_t>(-1)) != 0) {
+    // lchown: in a shared directory the path may have been swapped for a symlink by now.
+    if (::lchown(path.c_str(), uid ? *uid : static_cast<uid_t>(-1),
+                 gid ? *gid : static_cast<gid_t>(-1)) != 0) {
       const int err = errno;
       remove_file();
       throw os_error(

@@ -127,10 +127,11 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Creates the socket file with mode (supervisord's chmod, default 0700; the mode holds from
-  // the moment the file exists) and owner (chown; unset: unchanged). A stale socket file left
-  // by a dead process is replaced; anything else at path, or a socket someone still listens
-  // on, is an error. Throws std::system_error whose what() names the path and the cause.
+  // Creates the socket file with mode (supervisord's chmod, default 0700; permission bits
+  // only; the mode holds from the moment the file exists) and owner (chown; unset: unchanged). A
+  // stale socket file left by a dead process is replaced; anything else at path, or a socket
+  // someone still listens on, is an error. Throws std::system_error whose what() names the path and
+  // the cause.
   void listen_unix(const std::string& path, mode_t mode = 0700, std::optional<uid_t> uid = {},
                    std::optional<gid_t> gid = {});
   // host: "" or "*" is every IPv4 address (supervisord's port=*:9001), "localhost" is

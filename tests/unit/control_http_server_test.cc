@@ -754,7 +754,11 @@ TEST_F(HttpServerTest, SocketFileModeOwnerAndStaleFile) {
     ASSERT_EQ(::bind(stale, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
     ::close(stale);
   }
+  const mode_t umask_before = ::umask(022);
+  ::umask(umask_before);
   server_->listen_unix(socket_path_);
+  const mode_t umask_after = ::umask(umask_before);
+  EXPECT_EQ(umask_after, umask_before);  // put back after the bind
   struct stat st {};
   ASSERT_EQ(::stat(socket_path_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
