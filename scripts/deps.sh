@@ -10,7 +10,8 @@ packages=(
   python3 procps util-linux busybox-static file
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(supervisor tini)
+  # Peers to test against, promtool (in prometheus) for /metrics, clang for the fuzzers.
+  packages+=(supervisor tini prometheus clang libclang-rt-14-dev)
 fi
 
 missing=()
