@@ -36,7 +36,9 @@ Environment (standard-supervisor compatible):
                                      backoff_max ready ready_timeout ready_interval
                                      ready_status live live_interval live_failures
                                      (docs/readiness.md); [supervisord] loglevel
-                                     environment
+                                     environment; [unix_http_server] file (default
+                                     /tmp/podvisor.sock, none: off) chmod chown username
+                                     password; [inet_http_server] port username password
 
 Exit status:
   the command's own status when it ends for good (128+N when killed by signal N);
