@@ -296,7 +296,7 @@ Options:
      http://host:port with a numeric host or localhost
 -u/--username USERNAME -- username to use for authentication with server
 -p/--password PASSWORD -- password to use for authentication with server
--r/--history-file -- accepted for compatibility; no history is kept
+-r/--history_file FILE -- accepted for compatibility; no history is kept
 
 action [arguments] -- see below
 
