@@ -308,7 +308,8 @@ The server URL comes from -s, else from the [supervisorctl] section of the confi
 file (-c, else the first of ../etc/supervisord.conf and ../supervisord.conf beside the
 binary, supervisord.conf, etc/supervisord.conf, /etc/supervisord.conf and
 /etc/supervisor/supervisord.conf), whose default is http://localhost:9001. Without any
-configuration file: unix:///tmp/supervisor.sock if that socket exists, else
+configuration file: unix:///tmp/podvisor.sock (single-command mode's) or
+unix:///tmp/supervisor.sock if that socket exists, else
 http://localhost:9001.
 
 Actions are supervisorctl's (add avail clear exit fg maintail open pid quit reload remove
@@ -1812,12 +1813,16 @@ int ctl_main(int argc, char** args, const std::string& progname) {
   if (o.configfile) {
     read_config(*o.configfile, o);
   } else if (!o.serverurl) {
-    // No configuration at all: the socket supervisord's sample configuration (and podvisor)
-    // use, when it is there; else supervisorctl's default.
-    struct stat st {};
-    o.serverurl = stat("/tmp/supervisor.sock", &st) == 0 && S_ISSOCK(st.st_mode)
-                      ? "unix:///tmp/supervisor.sock"
-                      : "http://localhost:9001";
+    // No configuration at all: single-command podvisor's socket, or the one supervisord's
+    // sample configuration uses, when there; else supervisorctl's default.
+    o.serverurl = "http://localhost:9001";
+    for (const auto path : {config::kDefaultSocket, std::string_view("/tmp/supervisor.sock")}) {
+      struct stat st {};
+      if (stat(std::string(path).c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+        o.serverurl = fmt::format("unix://{}", path);
+        break;
+      }
+    }
   }
   if (o.args.empty()) o.interactive = true;
   Controller controller(o);

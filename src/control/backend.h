@@ -78,9 +78,9 @@ struct ProcessInfo {
   bool oneshot = false;
   bool done = false;  // a oneshot that exited with an expected status
   int restarts = 0;
-  std::optional<int> last_exit_status;          // 128+N for signal N
-  std::optional<double> ready_seconds;          // spawn to ready, for the last run
-  std::optional<double> probe_latency_seconds;  // the last probe attempt
+  std::optional<int> last_exit_status = std::nullopt;          // 128+N for signal N
+  std::optional<double> ready_seconds = std::nullopt;          // spawn to ready, last run
+  std::optional<double> probe_latency_seconds = std::nullopt;  // the last probe attempt
 };
 
 // One program of the configuration read last, as getAllConfigInfo reports it.
@@ -121,7 +121,7 @@ class Backend {
   virtual SupervisorState state() const = 0;       // every supervisor.* call fails once < kRunning
   virtual pid_t pid() const = 0;                   // podvisor's pid (getPID)
   virtual std::string identification() const = 0;  // [supervisord] identifier (getIdentification)
-  virtual int64_t wall_now() const = 0;                 // wall-clock seconds, for "uptime" and "now"
+  virtual int64_t wall_now() const = 0;            // wall-clock seconds, for "uptime" and "now"
   // Orderly shutdown / supervisord's restart (stop all, read the config again, start). Both
   // only begin here: the reply to the request must still go out.
   virtual void shutdown() = 0;

@@ -30,7 +30,7 @@ class StaticBackend : public Backend {
   SupervisorState state() const override { return SupervisorState::kRunning; }
   pid_t pid() const override { return 4242; }
   std::string identification() const override { return "supervisor"; }
-  int64_t now() const override { return clock; }
+  int64_t wall_now() const override { return clock; }
   void shutdown() override {}
   void restart() override {}
   std::vector<ProcessInfo> processes() const override { return procs; }
