@@ -397,12 +397,10 @@ void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
   const auto group = p->group, name = p->name;
   auto reply = [this, responder, group, name](Outcome o) {
     if (!o.ok()) {
-      const int status = o.code == FaultCode::kBadName ? 404 : 409;
-      return responder->send(json(
-          status, {{"error",
-                    make_fault(o.code, o.detail.empty() ? std::optional<std::string_view>{}
-                                                        : std::optional<std::string_view>{o.detail})
-                        .message}}));
+      // The fault as XML-RPC words it, naming the program: "NOT_RUNNING: app".
+      const auto fault = make_fault(o.code, o.detail.empty() ? name : o.detail);
+      return responder->send(
+          json(o.code == FaultCode::kBadName ? 404 : 409, {{"error", fault.message}}));
     }
     for (const auto& q : backend_.processes()) {
       if (q.group == group && q.name == name) {
