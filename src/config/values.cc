@@ -8,11 +8,11 @@
 #include <cctype>
 #include <charconv>
 #include <csignal>
-#include <regex>
 #include <utility>
 
 #include "config/spec.h"
 #include "os/users.h"
+#include "probe/log_match.h"
 
 namespace podvisor::config {
 namespace {
@@ -237,8 +237,8 @@ ProbeSpec parse_probe(std::string_view raw) {
     probe.kind = ProbeSpec::Kind::kLog;
     probe.pattern = nonempty(after("log:"), "a regular expression");
     try {
-      std::regex check(probe.pattern);
-    } catch (const std::regex_error& e) {
+      probe::LogMatcher check(probe.pattern);
+    } catch (const std::invalid_argument& e) {
       throw ValueError(fmt::format("'{}': invalid regular expression: {}", text, e.what()));
     }
   } else if (lower == "notify") {

@@ -1,8 +1,8 @@
 // The `log:REGEX` probe: searches each complete output line of a program for a pattern.
 #pragma once
 
+#include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 
@@ -10,26 +10,19 @@ namespace podvisor::probe {
 
 class LogMatcher {
  public:
-  explicit LogMatcher(const std::string& pattern) : regex_(pattern) {}
+  // Throws std::invalid_argument with the regex library's words for a bad pattern.
+  explicit LogMatcher(const std::string& pattern);
+  ~LogMatcher();
+  LogMatcher(LogMatcher&&) noexcept;
+  LogMatcher& operator=(LogMatcher&&) noexcept;
+
   // Feeds output; returns the first line completed by this chunk that matches, if any.
   // Lines longer than 64 KiB are searched in 64 KiB pieces.
-  std::optional<std::string> feed(std::string_view chunk) {
-    std::optional<std::string> found;
-    for (char c : chunk) {
-      if (c != '\n' && partial_.size() < kMaxLine) {
-        partial_.push_back(c);
-        continue;
-      }
-      if (!found && std::regex_search(partial_, regex_)) found = partial_;
-      partial_.clear();
-      if (c != '\n') partial_.push_back(c);
-    }
-    return found;
-  }
+  std::optional<std::string> feed(std::string_view chunk);
 
  private:
-  static constexpr size_t kMaxLine = 64 * 1024;
-  std::regex regex_;
+  struct Regex;  // <regex> stays in log_match.cc (see there)
+  std::unique_ptr<Regex> regex_;
   std::string partial_;
 };
 
