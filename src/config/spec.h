@@ -52,7 +52,13 @@ struct ProgramSpec {
   std::string name = "app";  // the process name (process_name, expanded)
   std::string group;         // [group:x] it belongs to, else its program name
   std::string program;       // the [program:x] it comes from
-  std::string where;         // "file:line" of that section, for messages
+  // "file:line" of that section, for messages. Not part of what the program is: a section
+  // that only moved in the file is not a changed program (reread, SIGHUP).
+  struct Where : std::string {
+    using std::string::string;
+    using std::string::operator=;
+    bool operator==(const Where&) const { return true; }
+  } where;
   std::vector<std::string> argv;
   std::map<std::string, std::string> environment;
   std::string directory;

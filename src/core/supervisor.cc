@@ -35,12 +35,13 @@ std::string Supervisor::unmet_dependencies(const Process& p, const Process** fat
   for (const auto& d : p.spec().depends_on) {
     const auto* q = find(d.name);
     if (!q) continue;  // removed by a reload: nothing left to wait for
-    if (q->state() == State::kFatal) {
-      if (fatal) *fatal = q;
-      return fmt::format("blocked: {} is FATAL", q->name());
+    if (const auto* cause = fatal_cause(*q)) {
+      if (fatal) *fatal = cause;
+      if (cause == q) return fmt::format("blocked: {} is FATAL", q->name());
+      return fmt::format("blocked: {} is blocked ({} is FATAL)", q->name(), cause->name());
     }
     bool holds = false;
-    const char* what = "ready";
+    const char* what = q->spec().oneshot ? "done" : "ready";
     switch (d.condition) {
       case Condition::kStarted:
         holds = q->spawned();
@@ -58,6 +59,17 @@ std::string Supervisor::unmet_dependencies(const Process& p, const Process** fat
     if (!holds) waiting += fmt::format("{}{} ({})", waiting.empty() ? "" : ", ", q->name(), what);
   }
   return waiting.empty() ? "" : fmt::format("waiting for {}", waiting);
+}
+
+const Process* Supervisor::fatal_cause(const Process& q) const {
+  if (q.state() == State::kFatal) return &q;
+  if (q.active() || !held_back_.count(&q)) return nullptr;
+  for (const auto& d : q.spec().depends_on) {
+    if (const auto* r = find(d.name)) {
+      if (const auto* cause = fatal_cause(*r)) return cause;
+    }
+  }
+  return nullptr;
 }
 
 void Supervisor::start_program(Process& p) {

@@ -65,6 +65,8 @@ class Supervisor {
   // What keeps p from starting: "" when nothing does.
   std::string unmet_dependencies(const Process& p, const Process** fatal) const;
   Process* find(const std::string& name) const;
+  // The FATAL program that keeps q from ever starting: q itself, or one it waits for.
+  const Process* fatal_cause(const Process& q) const;
   // q needs p, directly or through others.
   bool needs(const Process& q, const Process& p) const;
 

@@ -340,3 +340,17 @@ TEST_F(Loader, MissingFileIsAnError) {
 
 }  // namespace
 }  // namespace podvisor::config
+
+namespace podvisor::config {
+namespace {
+
+TEST_F(Loader, ASectionThatOnlyMovedIsTheSameProgram) {
+  const auto before = load("[program:first]\ncommand=/x\n[program:stay]\ncommand=/y\n");
+  const auto after = load("[program:stay]\ncommand=/y\n");
+  ASSERT_NE(static_cast<const std::string&>(before.programs[1].where),
+            static_cast<const std::string&>(after.programs[0].where));
+  EXPECT_EQ(before.programs[1], after.programs[0]);
+}
+
+}  // namespace
+}  // namespace podvisor::config

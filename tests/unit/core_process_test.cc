@@ -717,6 +717,24 @@ TEST(Dependencies, AFatalDependencyBlocksAndAMainProgramEndsPodvisor) {
   EXPECT_EQ(f.outcome->failed, &f.get("fetch"));
 }
 
+TEST(Dependencies, BlockedChainsSayWhyAndOneshotsAreWaitedForAsDone) {
+  auto fetch = supervisord_program("fetch", 1);
+  fetch.oneshot = true;
+  fetch.startretries = 0;
+  auto handler = supervisord_program("handler", 2);
+  handler.depends_on = {{"fetch", config::Dependency::Condition::kReady}};
+  auto sidecar = supervisord_program("sidecar", 0);  // evaluated before handler
+  sidecar.depends_on = {{"handler", config::Dependency::Condition::kStarted}};
+  DependencyFixture f({sidecar, fetch, handler});
+  f.supervisor->start_all();
+  EXPECT_EQ(f.supervisor->held_back(f.get("handler")), "waiting for fetch (done)");
+  f.get("fetch").on_exit(exited(3));
+  EXPECT_EQ(f.supervisor->held_back(f.get("handler")), "blocked: fetch is FATAL");
+  EXPECT_EQ(f.supervisor->held_back(f.get("sidecar")),
+            "blocked: handler is blocked (fetch is FATAL)");
+  EXPECT_TRUE(f.d.logged("sidecar blocked: handler is blocked (fetch is FATAL)"));
+}
+
 TEST(Dependencies, ShutdownStopsDependentsFirstWhateverTheirPriority) {
   auto db = supervisord_program("db", 900);  // priority alone would stop it first
   auto api = supervisord_program("api", 5);
