@@ -17,33 +17,10 @@ reps=${BENCH_CONTROL_REPS:-30}
 keep_logs=${BENCH_KEEP_LOGS:-0}
 [[ $reps =~ ^[0-9]+$ && $reps -gt 0 ]] || { echo "bench: bad BENCH_CONTROL_REPS: $reps" >&2; exit 2; }
 
-# ---- dependencies: apt-get only for what is missing --------------------------------------
-missing=()
-command -v supervisord >/dev/null || missing+=(supervisor)
-command -v supervisorctl >/dev/null || missing+=(supervisor)
-command -v curl >/dev/null || missing+=(curl)
-if [[ ${#missing[@]} -gt 0 ]]; then
-  sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "bench: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  echo "bench: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# ---- podvisor ----------------------------------------------------------------------------
-if [[ -n ${PODVISOR:-} ]]; then
-  podvisor=$(realpath "$PODVISOR")
-  [[ -x $podvisor ]] || { echo "bench: PODVISOR=$PODVISOR is not an executable" >&2; exit 1; }
-else
-  bash scripts/deps.sh
-  cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DPODVISOR_TESTS=OFF >/dev/null
-  ninja -C build-bench podvisor >/dev/null
-  podvisor=$root/build-bench/podvisor
-fi
+# ---- dependencies and podvisor -----------------------------------------------------------
+source bench/lib.sh
+bench_need supervisord:supervisor supervisorctl:supervisor curl:curl
+bench_podvisor
 supervisord=$(command -v supervisord)
 supervisorctl=$(command -v supervisorctl)
 curl=$(command -v curl)

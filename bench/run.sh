@@ -27,37 +27,11 @@ for n in "$reps" "$relay_reps" "$relay_bytes" "$idle_seconds"; do
   [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || { echo "bench: bad number: $n" >&2; exit 2; }
 done
 
-# ---- dependencies: apt-get only for what is missing --------------------------------------
-missing=()
-command -v supervisord >/dev/null || missing+=(supervisor)
-command -v tini >/dev/null || missing+=(tini)
-command -v cc >/dev/null || missing+=(gcc)
-[[ -e /usr/lib/x86_64-linux-gnu/libc.a || -e /usr/lib/libc.a ]] || missing+=(libc6-dev)
-if [[ ${#missing[@]} -gt 0 ]]; then
-  sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "bench: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  echo "bench: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# ---- podvisor and the timing helper ------------------------------------------------------
-if [[ -n ${PODVISOR:-} ]]; then
-  podvisor=$(realpath "$PODVISOR")
-  [[ -x $podvisor ]] || { echo "bench: PODVISOR=$PODVISOR is not an executable" >&2; exit 1; }
-else
-  bash scripts/deps.sh
-  cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DPODVISOR_TESTS=OFF >/dev/null
-  ninja -C build-bench podvisor >/dev/null
-  podvisor=$root/build-bench/podvisor
-fi
-mkdir -p build-bench/bench
-stamp=$root/build-bench/bench/stamp
-cc -O2 -static -Wall -Wextra -o "$stamp" bench/stamp.c
+# ---- dependencies, podvisor and the timing helper -----------------------------------------
+source bench/lib.sh
+bench_need supervisord:supervisor tini:tini cc:gcc /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev
+bench_podvisor
+bench_stamp
 supervisord=$(command -v supervisord)
 tini=$(command -v tini)
 

@@ -27,17 +27,10 @@ for n in $sizes "$reps" "$limit_s"; do
 done
 
 # ---- dependencies and podvisor -------------------------------------------------------------
-command -v supervisord >/dev/null || bash scripts/deps.sh --test
+source bench/lib.sh
+bench_need supervisord:supervisor
 supervisord=$(command -v supervisord)
-if [[ -n ${PODVISOR:-} ]]; then
-  podvisor=$(realpath "$PODVISOR")
-  [[ -x $podvisor ]] || { echo "scale: PODVISOR=$PODVISOR is not an executable" >&2; exit 1; }
-else
-  bash scripts/deps.sh
-  cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DPODVISOR_TESTS=OFF >/dev/null
-  ninja -C build-bench podvisor >/dev/null
-  podvisor=$root/build-bench/podvisor
-fi
+bench_podvisor
 
 # Log timestamps are read back as UTC times of day; both supervisors honour TZ.
 export TZ=UTC
