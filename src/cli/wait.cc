@@ -1,7 +1,6 @@
 #include "cli/wait.h"
 
 #include <fmt/format.h>
-#include <sys/wait.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +10,7 @@
 
 #include "config/spec.h"
 #include "config/values.h"
+#include "os/descendants.h"
 #include "os/signals.h"
 #include "probe/watch.h"
 
@@ -50,15 +50,13 @@ class WaitLoop final : public probe::ChildWatcher {
                        });
   }
   void reap() {
-    int status = 0;
-    pid_t pid;
-    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    os::reap_children([this](pid_t pid, int status) {
       if (auto it = children_.find(pid); it != children_.end()) {
         auto on_exit = std::move(it->second);
         children_.erase(it);
         on_exit(status);
       }
-    }
+    });
   }
 
   asio::io_context io_;

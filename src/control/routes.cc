@@ -35,28 +35,13 @@ Response json(int status, const nlohmann::json& body) {
   return r;
 }
 
-std::pair<std::string, std::string> split_namespec(std::string_view spec) {
-  const auto colon = spec.find(':');
-  if (colon == std::string_view::npos) return {std::string(spec), std::string(spec)};
-  return {std::string(spec.substr(0, colon)), std::string(spec.substr(colon + 1))};
-}
-
-const ProcessInfo* find_process(const std::vector<ProcessInfo>& all, std::string_view spec) {
-  const auto [group, name] = split_namespec(spec);
-  for (const auto& p : all) {
-    if (p.group == group && p.name == name) return &p;
-  }
-  // "name" alone also finds a process of another group, when unambiguous.
-  const ProcessInfo* found = nullptr;
-  if (spec.find(':') == std::string_view::npos) {
-    for (const auto& p : all) {
-      if (p.name == spec) {
-        if (found) return nullptr;
-        found = &p;
-      }
-    }
-  }
-  return found;
+// The one process a namespec names, as supervisord reads it (find_target); none for an
+// unknown name or a whole group.
+std::optional<ProcessInfo> find_process(const std::vector<ProcessInfo>& all,
+                                        std::string_view namespec) {
+  auto target = find_target(all, std::string(namespec));
+  if (auto* t = std::get_if<Target>(&target)) return t->process;
+  return std::nullopt;
 }
 
 // Follows one log for /logtail or /mainlogtail: the last KiB, then whatever is appended,
@@ -329,8 +314,7 @@ void Routes::logtail(const std::string& path, std::shared_ptr<Responder> respond
     if (channel != "stdout" && channel != "stderr")
       return responder->send(text(404, "not found\n"));
     stream = channel == "stderr" ? Stream::kStderr : Stream::kStdout;
-    const auto all = backend_.processes();
-    const auto* p = find_process(all, rest.substr(0, slash));
+    const auto p = find_process(backend_.processes(), rest.substr(0, slash));
     if (!p) return responder->send(text(404, "not found\n"));
     group = p->group;
     name = p->name;
@@ -387,7 +371,7 @@ void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
   const auto rest = std::string_view(path).substr(kPrefix.size());
   const auto slash = rest.rfind('/');
   if (slash == std::string_view::npos) return responder->send(json(404, {{"error", "not found"}}));
-  const auto* p = find_process(all, rest.substr(0, slash));
+  const auto p = find_process(all, rest.substr(0, slash));
   const auto action = std::string(rest.substr(slash + 1));
   if (!p) {
     return responder->send(

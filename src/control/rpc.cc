@@ -328,34 +328,6 @@ bool wait_param(const Array& p, size_t index) { return p.size() <= index || trut
 
 // --- names: split_namespec and _getGroupAndProcess
 
-struct Target {
-  std::string group;
-  std::optional<ProcessInfo> process;  // none: "group:" or "group:*"
-};
-
-std::variant<Target, Fault> find_target(const std::vector<ProcessInfo>& all,
-                                        const std::string& namespec) {
-  std::string group = namespec;
-  std::optional<std::string> name = namespec;
-  if (const auto colon = namespec.find(':'); colon != std::string::npos) {
-    group = namespec.substr(0, colon);
-    name = namespec.substr(colon + 1);
-    if (name->empty() || *name == "*") name.reset();
-  }
-  const bool group_exists =
-      std::any_of(all.begin(), all.end(), [&](const ProcessInfo& p) { return p.group == group; });
-  if (!group_exists) return make_fault(FaultCode::kBadName, namespec);
-  Target t{group, std::nullopt};
-  if (!name) return t;
-  for (const auto& p : all) {
-    if (p.group == group && p.name == *name) {
-      t.process = p;
-      return t;
-    }
-  }
-  return make_fault(FaultCode::kBadName, namespec);
-}
-
 std::vector<ProcessInfo> group_members(const std::vector<ProcessInfo>& all,
                                        const std::string& group) {
   std::vector<ProcessInfo> out;
@@ -579,18 +551,25 @@ void start_process_group_named(Backend& b, const std::string& group, bool wait, 
       std::move(reply));
 }
 
-void start_process(Backend& b, const Array& p, Reply& reply) {
+// startProcess and stopProcess: the one process named, or every process of "group:*".
+using OneAction = void (*)(Backend&, const ProcessInfo&, const std::string&, bool, FaultDone);
+using GroupAction = void (*)(Backend&, const std::string&, bool, Reply&);
+void one_or_group(Backend& b, const Array& p, Reply& reply, OneAction one, GroupAction group) {
   const auto name = as_string(p[0]);
   if (!name) return reply(incorrect_parameters());
   const bool wait = wait_param(p, 1);
   auto target = find_target(b.processes(), *name);
   if (auto* f = std::get_if<Fault>(&target)) return reply(*f);
   auto& t = std::get<Target>(target);
-  if (!t.process) return start_process_group_named(b, t.group, wait, reply);
-  start_one(b, *t.process, *name, wait, [reply = std::move(reply)](std::optional<Fault> f) {
+  if (!t.process) return group(b, t.group, wait, reply);
+  one(b, *t.process, *name, wait, [reply = std::move(reply)](std::optional<Fault> f) {
     if (f) return reply(*f);
     reply(ok_result());
   });
+}
+
+void start_process(Backend& b, const Array& p, Reply& reply) {
+  one_or_group(b, p, reply, start_one, start_process_group_named);
 }
 
 void start_process_group(Backend& b, const Array& p, Reply& reply) {
@@ -631,17 +610,7 @@ void stop_process_group_named(Backend& b, const std::string& group, bool wait, R
 }
 
 void stop_process(Backend& b, const Array& p, Reply& reply) {
-  const auto name = as_string(p[0]);
-  if (!name) return reply(incorrect_parameters());
-  const bool wait = wait_param(p, 1);
-  auto target = find_target(b.processes(), *name);
-  if (auto* f = std::get_if<Fault>(&target)) return reply(*f);
-  auto& t = std::get<Target>(target);
-  if (!t.process) return stop_process_group_named(b, t.group, wait, reply);
-  stop_one(b, *t.process, *name, wait, [reply = std::move(reply)](std::optional<Fault> f) {
-    if (f) return reply(*f);
-    reply(ok_result());
-  });
+  one_or_group(b, p, reply, stop_one, stop_process_group_named);
 }
 
 void stop_process_group(Backend& b, const Array& p, Reply& reply) {
@@ -1155,6 +1124,29 @@ std::optional<Array> signature(std::string_view doc) {
 }
 
 }  // namespace
+
+std::variant<Target, Fault> find_target(const std::vector<ProcessInfo>& all,
+                                        const std::string& namespec) {
+  std::string group = namespec;
+  std::optional<std::string> name = namespec;
+  if (const auto colon = namespec.find(':'); colon != std::string::npos) {
+    group = namespec.substr(0, colon);
+    name = namespec.substr(colon + 1);
+    if (name->empty() || *name == "*") name.reset();
+  }
+  const bool group_exists =
+      std::any_of(all.begin(), all.end(), [&](const ProcessInfo& p) { return p.group == group; });
+  if (!group_exists) return make_fault(FaultCode::kBadName, namespec);
+  Target t{group, std::nullopt};
+  if (!name) return t;
+  for (const auto& p : all) {
+    if (p.group == group && p.name == *name) {
+      t.process = p;
+      return t;
+    }
+  }
+  return make_fault(FaultCode::kBadName, namespec);
+}
 
 Rpc::Rpc(Backend& backend) : backend_(backend), self_(std::make_shared<Rpc*>(this)) {}
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -64,6 +65,16 @@ Tail tail_log(const LogSource& log, int64_t offset, int64_t length);
 // getProcessInfo's `description`: "pid 42, uptime 0:01:40", the stop time ("Nov 25 07:32 PM",
 // local time), "Not started", the spawn error, or podvisor's note for a program not up yet.
 std::string describe(const ProcessInfo& info, int64_t now);
+
+// What a namespec names, as supervisord's split_namespec and _getGroupAndProcess read it:
+// "name" is group name, process name; "group:name" one process; "group:*" or "group:" the
+// whole group (no process). BAD_NAME when the group or the process does not exist.
+struct Target {
+  std::string group;
+  std::optional<ProcessInfo> process;  // none: "group:" or "group:*"
+};
+std::variant<Target, xmlrpc::Fault> find_target(const std::vector<ProcessInfo>& all,
+                                                const std::string& namespec);
 
 // supervisord's names: "name" when group and process are named alike, else "group:name".
 std::string make_namespec(std::string_view group, std::string_view name);
