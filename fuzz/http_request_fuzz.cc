@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "control/http_server.h"
+#include "control/server/http_server.h"
 
 using namespace podvisor::control;
 

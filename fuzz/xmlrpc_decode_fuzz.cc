@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "control/xmlrpc.h"
+#include "control/wire/xmlrpc.h"
 
 using namespace podvisor::control::xmlrpc;
 

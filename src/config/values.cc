@@ -12,7 +12,7 @@
 
 #include "config/spec.h"
 #include "os/users.h"
-#include "probe/log_match.h"
+#include "config/pattern.h"
 
 namespace podvisor::config {
 namespace {
@@ -237,7 +237,7 @@ ProbeSpec parse_probe(std::string_view raw) {
     probe.kind = ProbeSpec::Kind::kLog;
     probe.pattern = nonempty(after("log:"), "a regular expression");
     try {
-      probe::LogMatcher check(probe.pattern);
+      LinePattern check(probe.pattern);
     } catch (const std::invalid_argument& e) {
       throw ValueError(fmt::format("'{}': invalid regular expression: {}", text, e.what()));
     }

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
-#include "core/log.h"
+#include "os/io.h"
 
 namespace podvisor::output {
 
@@ -58,7 +58,7 @@ void LogFile::write(std::string_view data) {
     if (fd_ < 0) return;
     auto take = data.size();
     if (maxbytes_ > 0) take = std::min<uint64_t>(take, maxbytes_ - size_);
-    if (!core::write_all(fd_, data.substr(0, take))) return;
+    if (!os::write_all(fd_, data.substr(0, take))) return;
     size_ += take;
     data.remove_prefix(take);
   }

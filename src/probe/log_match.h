@@ -1,28 +1,25 @@
 // The `log:REGEX` probe: searches each complete output line of a program for a pattern.
 #pragma once
 
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "config/pattern.h"
 
 namespace podvisor::probe {
 
 class LogMatcher {
  public:
   // Throws std::invalid_argument with the regex library's words for a bad pattern.
-  explicit LogMatcher(const std::string& pattern);
-  ~LogMatcher();
-  LogMatcher(LogMatcher&&) noexcept;
-  LogMatcher& operator=(LogMatcher&&) noexcept;
+  explicit LogMatcher(const std::string& pattern) : pattern_(pattern) {}
 
   // Feeds output; returns the first line completed by this chunk that matches, if any.
   // Lines longer than 64 KiB are searched in 64 KiB pieces.
   std::optional<std::string> feed(std::string_view chunk);
 
  private:
-  struct Regex;  // <regex> stays in log_match.cc (see there)
-  std::unique_ptr<Regex> regex_;
+  config::LinePattern pattern_;
   std::string partial_;
 };
 

@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "control/http_client.h"
+#include "control/client/http_client.h"
 
 namespace podvisor::control {
 namespace {

@@ -20,8 +20,8 @@
 #include <optional>
 #include <string>
 
-#include "control/base64.h"
-#include "control/http_server.h"
+#include "control/wire/base64.h"
+#include "control/server/http_server.h"
 
 namespace podvisor::control {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "control/routes.h"
+#include "control/server/routes.h"
 
 namespace podvisor::control {
 namespace {

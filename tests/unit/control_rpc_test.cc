@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "control/rpc.h"
+#include "control/server/rpc.h"
 
 namespace podvisor::control {
 namespace {

@@ -12,9 +12,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "control/http_server.h"
-#include "control/rpc.h"
-#include "control/xmlrpc.h"
+#include "control/server/http_server.h"
+#include "control/server/rpc.h"
+#include "control/wire/xmlrpc.h"
 
 namespace podvisor::control {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "control/base64.h"
-#include "control/xmlrpc.h"
+#include "control/wire/base64.h"
+#include "control/wire/xmlrpc.h"
 
 namespace podvisor::control::xmlrpc {
 namespace {

@@ -6,9 +6,9 @@
 #include <optional>
 
 #include "config/spec.h"
-#include "core/log.h"
+#include "output/log.h"
 
-namespace podvisor::cli {
+namespace podvisor::runtime {
 
 struct RuntimeOptions {
   // stdin is a terminal: the program inherits it and becomes its foreground process group
@@ -21,6 +21,6 @@ struct RuntimeOptions {
 
 // Returns podvisor's exit status.
 int run_supervisor(const config::SupervisorSpec& spec, const RuntimeOptions& options,
-                   core::Logger& log);
+                   output::Logger& log);
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::runtime

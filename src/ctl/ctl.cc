@@ -1,4 +1,4 @@
-#include "cli/ctl.h"
+#include "ctl/ctl.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -28,14 +28,14 @@
 #include "config/ini.h"
 #include "config/interpolate.h"
 #include "config/loader.h"
-#include "control/http_client.h"
-#include "control/rpc.h"
-#include "control/xmlrpc.h"
+#include "control/client/http_client.h"
+#include "control/wire/faults.h"
+#include "control/wire/xmlrpc.h"
 #include "core/process.h"
 
 extern char** environ;
 
-namespace podvisor::cli {
+namespace podvisor::ctl {
 namespace {
 
 using control::FaultCode;
@@ -1841,4 +1841,4 @@ int ctl_main(int argc, char** args, const std::string& progname) {
   return 0;  // the shell always exits 0, as supervisorctl's does
 }
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::ctl

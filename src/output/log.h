@@ -7,7 +7,7 @@
 
 #include "config/values.h"
 
-namespace podvisor::core {
+namespace podvisor::output {
 
 class Logger {
  public:
@@ -24,7 +24,4 @@ class Logger {
   std::function<void(std::string_view)> writer_;
 };
 
-// Writes all of data to fd, retrying short writes and EINTR; false on any other error.
-bool write_all(int fd, std::string_view data);
-
-}  // namespace podvisor::core
+}  // namespace podvisor::output

@@ -15,37 +15,11 @@
 #include <vector>
 
 #include "config/spec.h"
-#include "control/xmlrpc.h"
+#include "control/wire/faults.h"
+#include "control/wire/xmlrpc.h"
 #include "core/process.h"
 
 namespace podvisor::control {
-
-// supervisord's fault codes (xmlrpc.py Faults); kSuccess is also the status of a good result
-// in the arrays that group operations return.
-enum class FaultCode : int {
-  kUnknownMethod = 1,
-  kIncorrectParameters = 2,
-  kBadArguments = 3,
-  kSignatureUnsupported = 4,
-  kShutdownState = 6,
-  kBadName = 10,
-  kBadSignal = 11,
-  kNoFile = 20,
-  kNotExecutable = 21,
-  kFailed = 30,
-  kAbnormalTermination = 40,
-  kSpawnError = 50,
-  kAlreadyStarted = 60,
-  kNotRunning = 70,
-  kSuccess = 80,
-  kAlreadyAdded = 90,
-  kStillRunning = 91,
-  kCantReread = 92,
-};
-// "BAD_NAME", as supervisord's getFaultDescription names a code ("UNKNOWN" for others).
-std::string_view fault_name(FaultCode code);
-// supervisord's RPCError text: "NAME" without extra, "NAME: extra" with it.
-xmlrpc::Fault make_fault(FaultCode code, std::optional<std::string_view> extra = std::nullopt);
 
 // supervisord's own state (its "mood"), as getState reports it.
 enum class SupervisorState : int { kFatal = 2, kRunning = 1, kRestarting = 0, kShutdown = -1 };

@@ -1,4 +1,4 @@
-#include "control/xmlrpc.h"
+#include "control/wire/xmlrpc.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <limits>
 #include <pugixml.hpp>
 
-#include "control/base64.h"
+#include "control/wire/base64.h"
 
 namespace podvisor::control::xmlrpc {
 namespace {

@@ -1,4 +1,4 @@
-#include "cli/runtime.h"
+#include "runtime/runtime.h"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -17,9 +17,9 @@
 #include <optional>
 
 #include "config/ini.h"
-#include "control/backend.h"
-#include "control/http_server.h"
-#include "control/routes.h"
+#include "control/server/backend.h"
+#include "control/server/http_server.h"
+#include "control/server/routes.h"
 #include "core/process.h"
 #include "core/report.h"
 #include "core/supervisor.h"
@@ -32,7 +32,7 @@
 #include "probe/notify.h"
 #include "probe/watch.h"
 
-namespace podvisor::cli {
+namespace podvisor::runtime {
 namespace {
 
 namespace asio = boost::asio;
@@ -87,7 +87,7 @@ class Runtime final : public core::ProcessDriver,
                       public probe::ChildWatcher,
                       public control::Backend {
  public:
-  Runtime(const config::SupervisorSpec& spec, const RuntimeOptions& options, core::Logger& log)
+  Runtime(const config::SupervisorSpec& spec, const RuntimeOptions& options, output::Logger& log)
       : spec_(spec),
         options_(options),
         log_(log),
@@ -955,7 +955,7 @@ class Runtime final : public core::ProcessDriver,
 
   config::SupervisorSpec spec_;
   RuntimeOptions options_;
-  core::Logger& log_;
+  output::Logger& log_;
   asio::io_context io_;
   output::OutputSink stdout_sink_{io_, STDOUT_FILENO};
   output::OutputSink stderr_sink_{io_, STDERR_FILENO};
@@ -981,9 +981,9 @@ class Runtime final : public core::ProcessDriver,
 }  // namespace
 
 int run_supervisor(const config::SupervisorSpec& spec, const RuntimeOptions& options,
-                   core::Logger& log) {
+                   output::Logger& log) {
   Runtime runtime(spec, options, log);
   return runtime.run();
 }
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::runtime

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "control/xmlrpc.h"
+#include "control/wire/xmlrpc.h"
 
 namespace podvisor::control {
 

@@ -12,8 +12,9 @@
 #include <variant>
 #include <vector>
 
-#include "control/backend.h"
-#include "control/xmlrpc.h"
+#include "control/server/backend.h"
+#include "control/wire/faults.h"
+#include "control/wire/xmlrpc.h"
 
 namespace podvisor::control {
 
@@ -75,8 +76,5 @@ struct Target {
 };
 std::variant<Target, xmlrpc::Fault> find_target(const std::vector<ProcessInfo>& all,
                                                 const std::string& namespec);
-
-// supervisord's names: "name" when group and process are named alike, else "group:name".
-std::string make_namespec(std::string_view group, std::string_view name);
 
 }  // namespace podvisor::control

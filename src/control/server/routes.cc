@@ -1,4 +1,4 @@
-#include "control/routes.h"
+#include "control/server/routes.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "control/xmlrpc.h"
+#include "control/wire/xmlrpc.h"
 
 namespace podvisor::control {
 namespace {

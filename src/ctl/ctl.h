@@ -5,10 +5,10 @@
 
 #include <string>
 
-namespace podvisor::cli {
+namespace podvisor::ctl {
 
 // args: what follows `ctl` (or argv[0] for supervisorctl). progname: how usage messages name
 // the program ("supervisorctl", "podvisor ctl").
 int ctl_main(int argc, char** args, const std::string& progname);
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::ctl

@@ -1,4 +1,4 @@
-#include "control/http_server.h"
+#include "control/server/http_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@
 #include <map>
 #include <system_error>
 
-#include "control/base64.h"
+#include "control/wire/base64.h"
 
 namespace podvisor::control {
 

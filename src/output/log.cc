@@ -1,25 +1,13 @@
-#include "core/log.h"
+#include "output/log.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <ctime>
 
-namespace podvisor::core {
+#include "os/io.h"
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const auto n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
+namespace podvisor::output {
 
 void Logger::log(config::LogLevel level, std::string_view line) const {
   if (!enabled(level)) return;
@@ -35,8 +23,8 @@ void Logger::log(config::LogLevel level, std::string_view line) const {
   if (writer_) {
     writer_(text);
   } else {
-    write_all(fd_, text);
+    os::write_all(fd_, text);
   }
 }
 
-}  // namespace podvisor::core
+}  // namespace podvisor::output

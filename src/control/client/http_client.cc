@@ -1,4 +1,4 @@
-#include "control/http_client.h"
+#include "control/client/http_client.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -13,7 +13,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "control/base64.h"
+#include "control/wire/base64.h"
 
 namespace podvisor::control {
 namespace {

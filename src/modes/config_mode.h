@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace podvisor::cli {
+namespace podvisor::modes {
 
 // Command-line values that win over the [supervisord] section (supervisord's flags).
 struct SupervisordFlags {
@@ -23,4 +23,4 @@ int supervisord_main(int argc, char** argv);
 
 std::vector<std::string> environment_strings();
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::modes

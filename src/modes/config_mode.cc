@@ -1,4 +1,4 @@
-#include "cli/config_mode.h"
+#include "modes/config_mode.h"
 
 #include <fmt/format.h>
 #include <glob.h>
@@ -13,14 +13,14 @@
 #include <cstring>
 #include <iostream>
 
-#include "cli/runtime.h"
+#include "runtime/runtime.h"
 #include "config/loader.h"
-#include "core/log.h"
+#include "output/log.h"
 #include "os/users.h"
 
 extern char** environ;
 
-namespace podvisor::cli {
+namespace podvisor::modes {
 namespace {
 
 constexpr int kConfigError = 2;
@@ -191,11 +191,11 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   std::vector<std::string> warnings;
   auto spec = load(path, flags, argv0, warnings);
   if (!spec) return kConfigError;
-  core::Logger log(STDERR_FILENO, spec->loglevel);
+  output::Logger log(STDERR_FILENO, spec->loglevel);
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
   if (!apply_process_settings(*spec)) return kConfigError;
   log.log(config::LogLevel::kInfo, fmt::format("read config {}", spec->config_file));
-  RuntimeOptions options;
+  runtime::RuntimeOptions options;
   options.reload = [path = spec->config_file, flags, &log] {
     std::vector<std::string> reload_warnings;
     auto next =
@@ -203,7 +203,7 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
     return next;
   };
-  return run_supervisor(*spec, options, log);
+  return runtime::run_supervisor(*spec, options, log);
 }
 
 int check_main(int argc, char** argv) {
@@ -270,4 +270,4 @@ int supervisord_main(int argc, char** argv) {
   return run_config_file(path, f, argv[0]);
 }
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::modes

@@ -1,4 +1,4 @@
-#include "cli/single.h"
+#include "modes/single.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -8,14 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "cli/config_mode.h"
-#include "cli/ctl.h"
-#include "cli/runtime.h"
-#include "cli/wait.h"
+#include "modes/config_mode.h"
+#include "runtime/runtime.h"
 #include "config/env.h"
-#include "core/log.h"
+#include "output/log.h"
 
-namespace podvisor::cli {
+namespace podvisor::modes {
 namespace {
 
 constexpr int kUsageError = 2;
@@ -62,7 +60,7 @@ class PodvisorFormatter : public CLI::Formatter {
 };
 
 int run_single_command(const config::CommandLine& cli) {
-  core::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
+  output::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
   std::vector<std::string> warnings;
   config::SupervisorSpec spec;
   try {
@@ -73,15 +71,12 @@ int run_single_command(const config::CommandLine& cli) {
   }
   log.set_level(spec.loglevel);
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
-  RuntimeOptions options;
+  runtime::RuntimeOptions options;
   options.terminal = isatty(STDIN_FILENO) == 1;
-  return run_supervisor(spec, options, log);
+  return runtime::run_supervisor(spec, options, log);
 }
 
-std::string basename(std::string_view path) {
-  const auto slash = path.rfind('/');
-  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
-}
+}  // namespace
 
 int standard_supervisor_main(int argc, char** argv) {
   const std::string usage =
@@ -153,19 +148,4 @@ int podvisor_main(int argc, char** argv) {
   return run_single_command(cli);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const auto name = basename(argc > 0 ? argv[0] : "podvisor");
-  if (name == "standard-supervisor") return standard_supervisor_main(argc, argv);
-  if (name == "supervisord") return supervisord_main(argc, argv);
-  if (name == "supervisorctl") return ctl_main(argc - 1, argv + 1, argv[0]);
-  if (argc > 1 && std::string_view(argv[1]) == "ctl") {
-    return ctl_main(argc - 2, argv + 2, fmt::format("{} ctl", argv[0]));
-  }
-  if (argc > 1 && std::string_view(argv[1]) == "check") return check_main(argc - 1, argv + 1);
-  if (argc > 1 && std::string_view(argv[1]) == "wait") return wait_main(argc - 1, argv + 1);
-  return podvisor_main(argc, argv);
-}
-
-}  // namespace podvisor::cli
+}  // namespace podvisor::modes

@@ -1,4 +1,4 @@
-#include "cli/wait.h"
+#include "modes/wait.h"
 
 #include <fmt/format.h>
 
@@ -14,7 +14,7 @@
 #include "os/signals.h"
 #include "probe/watch.h"
 
-namespace podvisor::cli {
+namespace podvisor::modes {
 namespace {
 
 namespace asio = boost::asio;
@@ -141,4 +141,4 @@ int wait_main(int argc, char** argv) {
   return all_ready ? 0 : 1;
 }
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::modes

@@ -2,8 +2,8 @@
 // polling loop: exit 0 once every target is ready, 1 on timeout with the last error of each.
 #pragma once
 
-namespace podvisor::cli {
+namespace podvisor::modes {
 
 int wait_main(int argc, char** argv);
 
-}  // namespace podvisor::cli
+}  // namespace podvisor::modes

@@ -1,4 +1,4 @@
-#include "control/base64.h"
+#include "control/wire/base64.h"
 
 #include <array>
 #include <cstdint>

@@ -5,9 +5,9 @@
 
 #include <memory>
 
-#include "control/backend.h"
-#include "control/http_server.h"
-#include "control/rpc.h"
+#include "control/server/backend.h"
+#include "control/server/http_server.h"
+#include "control/server/rpc.h"
 
 namespace podvisor::control {
 
