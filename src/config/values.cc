@@ -1,6 +1,5 @@
 #include "config/values.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,9 +9,10 @@
 #include <csignal>
 #include <utility>
 
-#include "config/spec.h"
-#include "os/users.h"
 #include "config/pattern.h"
+#include "config/spec.h"
+#include "os/address.h"
+#include "os/users.h"
 
 namespace podvisor::config {
 namespace {
@@ -187,20 +187,13 @@ void parse_host_port(std::string_view text, std::string_view whole, ProbeSpec& p
       throw ValueError(fmt::format("'{}': the port must be a number 1-65535", whole));
     }
   }();
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  unsigned char addr[16];
-  const bool numeric =
-      inet_pton(AF_INET, host.c_str(), addr) == 1 || inet_pton(AF_INET6, host.c_str(), addr) == 1;
-  if (to_lower(host) == "localhost") {
-    host = "127.0.0.1";
-  } else if (!numeric) {
+  const auto address = os::parse_host(host);
+  if (!address) {
     throw ValueError(fmt::format(
         "'{}': the host must be a numeric address or localhost (podvisor has no DNS resolver)",
         whole));
   }
-  probe.host = host;
+  probe.host = address->to_string();
   probe.port = static_cast<uint16_t>(port);
 }
 
@@ -354,10 +347,7 @@ void apply_server_key(HttpServerSpec& server, bool inet, std::string_view key,
     } catch (const ValueError&) {
       throw ValueError(fmt::format("'{}' is not a port (like 9001 or 127.0.0.1:9001)", v));
     }
-    unsigned char addr[16];
-    if (!server.host.empty() && server.host != "localhost" &&
-        inet_pton(AF_INET, server.host.c_str(), addr) != 1 &&
-        inet_pton(AF_INET6, server.host.c_str(), addr) != 1) {
+    if (!server.host.empty() && !os::parse_host(server.host)) {
       throw ValueError(fmt::format(
           "'{}': the host must be a numeric address, localhost or * (podvisor has no DNS "
           "resolver)",

@@ -25,6 +25,18 @@ enum class State {
   kUnknown = 1000
 };
 std::string_view to_string(State s);
+// supervisord's state groups (states.py): what "running" and "stopped" mean to start, stop,
+// signal and status, wherever they are asked.
+constexpr bool is_running_state(State s) {  // RUNNING_STATES: start says ALREADY_STARTED
+  return s == State::kRunning || s == State::kBackoff || s == State::kStarting;
+}
+constexpr bool is_stopped_state(State s) {  // STOPPED_STATES: stop has nothing to do
+  return s == State::kStopped || s == State::kExited || s == State::kFatal ||
+         s == State::kUnknown;
+}
+constexpr bool is_signallable_state(State s) {  // SIGNALLABLE_STATES
+  return s == State::kRunning || s == State::kStarting || s == State::kStopping;
+}
 
 // How a run ended, from a wait status.
 struct ExitInfo {

@@ -58,10 +58,6 @@ constexpr std::string_view kApiVersion = "3.0";
 
 constexpr int code(FaultCode c) { return static_cast<int>(c); }
 
-bool is_stopped_state(int64_t state) {  // supervisord's STOPPED_STATES
-  return state == 0 || state == 100 || state == 200 || state == 1000;
-}
-
 // --- Python-isms the output depends on
 
 std::vector<std::string> split(std::string_view text) {  // str.split()
@@ -1160,7 +1156,7 @@ void Controller::do_status(const std::string& arg) {
   }
   show_statuses(matching);
   for (const auto& info : matching) {
-    if (is_stopped_state(number(field(info, "state")))) exitstatus = kStatusNotRunning;
+    if (core::is_stopped_state(static_cast<core::State>(number(field(info, "state"))))) exitstatus = kStatusNotRunning;
   }
 }
 

@@ -700,8 +700,7 @@ class Runtime final : public core::ProcessDriver,
     if (!p) return done({control::FaultCode::kBadName, ""});
     supervisor_.stop_process(*p);
     const auto stopped = [](const core::Process& q) {
-      return q.state() == core::State::kStopped || q.state() == core::State::kExited ||
-             q.state() == core::State::kFatal;
+      return core::is_stopped_state(q.state());
     };
     if (stopped(*p)) return done({});
     waiters_.push_back({p, [this, stopped, done](const core::Process& q) {

@@ -144,13 +144,6 @@ Tail tail_log(const LogSource& log, int64_t offset, int64_t length) {
 
 namespace {
 
-bool is_running_state(core::State s) {  // supervisord's RUNNING_STATES
-  return s == core::State::kRunning || s == core::State::kBackoff || s == core::State::kStarting;
-}
-bool is_signallable_state(core::State s) {  // SIGNALLABLE_STATES
-  return s == core::State::kRunning || s == core::State::kStarting || s == core::State::kStopping;
-}
-
 // Python's str(timedelta) for whole seconds: "0:01:40", "1 day, 2:03:04", "3 days, 0:00:00".
 std::string format_uptime(int64_t seconds) {
   const int64_t days = seconds / 86400;
@@ -315,7 +308,7 @@ using FaultDone = std::function<void(std::optional<Fault>)>;
 
 void start_one(Backend& backend, const ProcessInfo& p, const std::string& spelled, bool wait,
                FaultDone done) {
-  if (is_running_state(p.state)) return done(make_fault(FaultCode::kAlreadyStarted, spelled));
+  if (core::is_running_state(p.state)) return done(make_fault(FaultCode::kAlreadyStarted, spelled));
   if (p.state == core::State::kUnknown) {
     return done(
         make_fault(FaultCode::kFailed, fmt::format("{} is in an unknown process state", spelled)));
@@ -327,7 +320,7 @@ void start_one(Backend& backend, const ProcessInfo& p, const std::string& spelle
 // Without wait, the answer comes as soon as the stop is under way, unless it failed at once.
 void stop_one(Backend& backend, const ProcessInfo& p, const std::string& spelled, bool wait,
               FaultDone done) {
-  if (!is_running_state(p.state)) return done(make_fault(FaultCode::kNotRunning, spelled));
+  if (!core::is_running_state(p.state)) return done(make_fault(FaultCode::kNotRunning, spelled));
   auto answered = std::make_shared<bool>(false);
   auto shared_done = std::make_shared<FaultDone>(std::move(done));
   backend.stop(p.group, p.name, [answered, shared_done, spelled](Outcome o) {
@@ -351,7 +344,7 @@ std::optional<Fault> signal_one(Backend& backend, const ProcessInfo& p, const st
   } catch (const config::ValueError&) {
     return make_fault(FaultCode::kBadSignal, python_str(signal));
   }
-  if (!is_signallable_state(p.state)) return make_fault(FaultCode::kNotRunning, spelled);
+  if (!core::is_signallable_state(p.state)) return make_fault(FaultCode::kNotRunning, spelled);
   return outcome_fault(backend.signal(p.group, p.name, signo), spelled);
 }
 
@@ -487,7 +480,7 @@ void start_process_group_named(Backend& b, const std::string& group, bool wait, 
   const auto all = b.processes();
   auto members = group_members(all, group);
   if (members.empty()) return reply(make_fault(FaultCode::kBadName, group));
-  std::erase_if(members, [](const ProcessInfo& p) { return is_running_state(p.state); });
+  std::erase_if(members, [](const ProcessInfo& p) { return core::is_running_state(p.state); });
   for_each_process(
       members,
       [&b, wait](const ProcessInfo& p, const std::string& spelled, FaultDone done) {
@@ -525,7 +518,7 @@ void start_process_group(Backend& b, const Array& p, Reply& reply) {
 
 void start_all_processes(Backend& b, const Array& p, Reply& reply) {
   auto all = b.processes();
-  std::erase_if(all, [](const ProcessInfo& i) { return is_running_state(i.state); });
+  std::erase_if(all, [](const ProcessInfo& i) { return core::is_running_state(i.state); });
   const bool wait = wait_param(p, 0);
   for_each_process(
       all,
@@ -538,7 +531,7 @@ void start_all_processes(Backend& b, const Array& p, Reply& reply) {
 // Stops are issued in reverse start order (dependents before what they depend on); results
 // come as they complete.
 void stop_processes(Backend& b, std::vector<ProcessInfo> targets, bool wait, Reply& reply) {
-  std::erase_if(targets, [](const ProcessInfo& i) { return !is_running_state(i.state); });
+  std::erase_if(targets, [](const ProcessInfo& i) { return !core::is_running_state(i.state); });
   std::reverse(targets.begin(), targets.end());
   for_each_process(
       targets,
@@ -570,7 +563,7 @@ void stop_all_processes(Backend& b, const Array& p, Reply& reply) {
 
 void signal_processes(Backend& b, std::vector<ProcessInfo> targets, const Value& signal,
                       Reply& reply) {
-  std::erase_if(targets, [](const ProcessInfo& i) { return !is_signallable_state(i.state); });
+  std::erase_if(targets, [](const ProcessInfo& i) { return !core::is_signallable_state(i.state); });
   Array results;
   for (const auto& t : targets) {
     results.push_back(status_struct(t, signal_one(b, t, make_namespec(t.group, t.name), signal)));
