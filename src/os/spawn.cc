@@ -185,7 +185,9 @@ SpawnResult spawn(const SpawnRequest& request) {
     child_fail(report[1], kStepExec);
   }
   // Parent: also set the group here, so a signal to the group right after spawn reaches it.
-  setpgid(pid, pid);
+  // Its result does not matter: EACCES (the child has exec'd) and ESRCH (it has exited) mean
+  // the child's own setpgid came first, and a failure of that one travels back over `report`.
+  (void)setpgid(pid, pid);
   ::close(report[1]);
   ChildFailure failure{};
   ssize_t n;
@@ -194,6 +196,8 @@ SpawnResult spawn(const SpawnRequest& request) {
   } while (n < 0 && errno == EINTR);
   ::close(report[0]);
   if (n == static_cast<ssize_t>(sizeof failure)) {
+    // The child has exited (or is about to): collect it here, so no reaper mistakes it for a
+    // program's exit. ECHILD means a reaper was faster, which is harmless.
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

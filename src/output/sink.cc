@@ -131,7 +131,7 @@ void OutputSink::flush(std::chrono::milliseconds limit) {
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd pfd{fd_, POLLOUT, 0};
-    ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
   }
   queue_.clear();
   sent_ = 0;
