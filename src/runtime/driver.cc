@@ -87,9 +87,13 @@ void Driver::kill(pid_t pid, int signo, bool group) {
 }
 
 void Driver::kill_group(pid_t pgid, int signo) {
-  if (pgid > 0 && ::kill(-pgid, signo) == 0) {
+  if (pgid <= 0) return;
+  if (::kill(-pgid, signo) == 0) {
     log(LogLevel::kWarn, fmt::format("sent {} to the processes left in process group {}",
                                      config::signal_name(signo), pgid));
+  } else if (errno != ESRCH) {  // ESRCH: nothing was left, the usual case
+    log(LogLevel::kWarn,
+        fmt::format("kill(-{}, {}): {}", pgid, config::signal_name(signo), std::strerror(errno)));
   }
 }
 
