@@ -70,6 +70,7 @@ int wait_main(int argc, char** argv) {
       loop.stop();
     }
   });
+  loop.on_error([](const std::string& e) { std::cerr << "podvisor wait: " << e << std::endl; });
   loop.start();
   std::vector<std::shared_ptr<probe::ReadinessWatch>> watches;
   size_t finished = 0;
