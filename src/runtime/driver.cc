@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <system_error>
 
@@ -71,8 +70,10 @@ core::ProcessDriver::Spawned Driver::spawn(core::Process& p) {
   programs_.attach(p, pipes, result.pid > 0);
   if (result.pid > 0 && supervisor_) {
     // One lookup routes the exit: the loop finds the pid, the Supervisor gets the Process.
-    loop_.watch(result.pid,
-                std::bind_front(&core::Supervisor::on_child_exit, supervisor_, std::ref(p)));
+    // Two pointers: small enough for std::function to keep without an allocation.
+    loop_.watch(result.pid, [supervisor = supervisor_, process = &p](int wait_status) {
+      supervisor->on_child_exit(*process, wait_status);
+    });
   }
   return {result.pid, result.error, result.message, result.command_unusable};
 }
