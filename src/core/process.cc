@@ -41,8 +41,35 @@ ExitInfo ExitInfo::from_wait_status(int wait_status) {
   return {false, WEXITSTATUS(wait_status)};
 }
 
-Process::Process(config::ProgramSpec spec, ProcessDriver& driver)
-    : spec_(std::move(spec)), driver_(driver) {}
+bool transition_allowed(State from, State to) {
+  if (from == to) return true;  // not a transition: set_state ignores it
+  switch (from) {
+    case State::kStopped:
+    case State::kExited:
+      // start(); a failed spawn backs off or gives up at once
+      return to == State::kStarting || to == State::kBackoff || to == State::kFatal;
+    case State::kFatal:
+      return to == State::kStarting || to == State::kBackoff;
+    case State::kStarting:
+    case State::kRunning:
+      // RUNNING: startsecs passed (and ready); STOPPING: stop or a failed probe; the rest on
+      // an exit (STOPPED when a shutdown forbade restarts, STARTING when a run that was up
+      // restarts at once).
+      return to != State::kUnknown;
+    case State::kBackoff:
+      return to == State::kStarting || to == State::kStopped || to == State::kFatal;
+    case State::kStopping:
+      // stopped as asked, or podvisor's own stop (not ready, not alive) turns into a restart
+      return to == State::kStopped || to == State::kStarting || to == State::kBackoff ||
+             to == State::kFatal;
+    case State::kUnknown:
+      return false;
+  }
+  return false;
+}
+
+Process::Process(config::ProgramSpec spec, ProcessDriver& driver, ProcessObserver* observer)
+    : spec_(std::move(spec)), driver_(driver), observer_(observer) {}
 
 bool Process::active() const {
   return state_ == State::kStarting || state_ == State::kRunning || state_ == State::kBackoff ||
@@ -51,8 +78,13 @@ bool Process::active() const {
 
 void Process::set_state(State s) {
   const auto from = state_;
+  if (from == s) return;
+  if (!transition_allowed(from, s)) {
+    driver_.log(LogLevel::kCritical, fmt::format("BUG: {}: illegal transition {} -> {}", name(),
+                                                 to_string(from), to_string(s)));
+  }
   state_ = s;
-  if (from != s) driver_.state_changed(*this, from);
+  if (observer_) observer_->state_changed(*this, from);
 }
 
 void Process::start() {
@@ -228,6 +260,7 @@ std::string Process::describe(const ExitInfo& e) const {
 }
 
 void Process::on_exit(int wait_status) {
+  driver_.collect_output(*this);
   const auto info = ExitInfo::from_wait_status(wait_status);
   const auto now = driver_.now();
   const bool was_up = state_ == State::kRunning;

@@ -31,8 +31,7 @@ constexpr bool is_running_state(State s) {  // RUNNING_STATES: start says ALREAD
   return s == State::kRunning || s == State::kBackoff || s == State::kStarting;
 }
 constexpr bool is_stopped_state(State s) {  // STOPPED_STATES: stop has nothing to do
-  return s == State::kStopped || s == State::kExited || s == State::kFatal ||
-         s == State::kUnknown;
+  return s == State::kStopped || s == State::kExited || s == State::kFatal || s == State::kUnknown;
 }
 constexpr bool is_signallable_state(State s) {  // SIGNALLABLE_STATES
   return s == State::kRunning || s == State::kStarting || s == State::kStopping;
@@ -46,7 +45,18 @@ struct ExitInfo {
   static ExitInfo from_wait_status(int wait_status);
 };
 
+// supervisord's transitions as podvisor makes them (states.py and _assertInState): anything
+// else is a bug, which Process reports at CRITICAL (and the unit tests fail on).
+bool transition_allowed(State from, State to);
+
 class Process;
+
+// Who hears of a Process's state changes at once: its Supervisor, with no one in between.
+class ProcessObserver {
+ public:
+  virtual ~ProcessObserver() = default;
+  virtual void state_changed(Process& p, State from) = 0;
+};
 
 // What a Process needs from the world; the runtime implements it on the event loop, tests
 // with a fake clock.
@@ -74,12 +84,15 @@ class ProcessDriver {
   virtual void start_readiness(Process& p) = 0;
   virtual void start_liveness(Process& p) = 0;
   virtual void stop_probes(Process& p) = 0;
-  virtual void state_changed(Process& p, State from) = 0;
+  // The process has exited: everything it wrote is in its pipes, to be relayed before the
+  // exit is reported.
+  virtual void collect_output(Process& p) = 0;
 };
 
 class Process {
  public:
-  Process(config::ProgramSpec spec, ProcessDriver& driver);
+  // `observer` may be null (a Process on its own, in tests).
+  Process(config::ProgramSpec spec, ProcessDriver& driver, ProcessObserver* observer = nullptr);
 
   void start();
   void stop();
@@ -140,6 +153,7 @@ class Process {
 
   config::ProgramSpec spec_;
   ProcessDriver& driver_;
+  ProcessObserver* observer_;
   State state_ = State::kStopped;
   pid_t pid_ = -1;
   Clock::time_point started_at_{};

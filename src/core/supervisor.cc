@@ -10,7 +10,7 @@ Supervisor::Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver
                        std::function<void(const Outcome&)> on_done)
     : exit_on_fatal_(spec.exit_on_fatal), driver_(driver), on_done_(std::move(on_done)) {
   for (const auto& program : spec.programs) {
-    programs_.push_back(std::make_unique<Process>(program, driver));
+    programs_.push_back(std::make_unique<Process>(program, driver, this));
   }
 }
 
@@ -114,7 +114,7 @@ void Supervisor::add_programs(const std::vector<config::ProgramSpec>& specs) {
   std::vector<Process*> added;
   for (const auto& s : specs) {
     if (find(s.name)) continue;
-    programs_.push_back(std::make_unique<Process>(s, driver_));
+    programs_.push_back(std::make_unique<Process>(s, driver_, this));
     added.push_back(programs_.back().get());
   }
   sort_programs();
@@ -174,19 +174,15 @@ void Supervisor::forward_signal(int signo) {
   }
 }
 
-bool Supervisor::on_child_exit(pid_t pid, int wait_status) {
-  for (auto& p : programs_) {
-    if (p->pid() == pid) {
-      p->on_exit(wait_status);
-      check_done();
-      return true;
-    }
-  }
-  return false;
+void Supervisor::on_child_exit(Process& p, int wait_status) {
+  p.on_exit(wait_status);
+  check_done();
 }
 
-void Supervisor::on_state_changed(Process& p, State from) {
-  (void)from;
+void Supervisor::state_changed(Process& p, State from) {
+  driver_.log(config::LogLevel::kDebug,
+              fmt::format("{}: {} -> {}", p.name(), to_string(from), to_string(p.state())));
+  if (listener_) listener_(p, from);
   if (!p.active() && reloading_.count(&p)) {
     settle_reloaded(p);
     // During a shutdown the stopped program still has to move the shutdown along.
@@ -265,7 +261,7 @@ void Supervisor::update(const config::SupervisorSpec& spec) {
     const bool known = std::any_of(programs_.begin(), programs_.end(),
                                    [&](const auto& p) { return p->name() == s.name; });
     if (!known) {
-      programs_.push_back(std::make_unique<Process>(s, driver_));
+      programs_.push_back(std::make_unique<Process>(s, driver_, this));
       to_start.push_back(programs_.back().get());
     }
   }

@@ -14,7 +14,9 @@
 
 namespace podvisor::core {
 
-class Supervisor {
+// Each Process tells its Supervisor of its state changes directly (ProcessObserver); the
+// runtime hears of them through the Supervisor's listener.
+class Supervisor final : public ProcessObserver {
  public:
   struct Outcome {
     int exit_code = 0;
@@ -30,9 +32,14 @@ class Supervisor {
   void request_shutdown();
   // Signals that single-command mode forwards, to every main program.
   void forward_signal(int signo);
-  // Routes a reaped child; false when the pid belongs to no program (an orphan).
-  bool on_child_exit(pid_t pid, int wait_status);
-  void on_state_changed(Process& p, State from);
+  // p's process exited (the event loop found its pid among the children it watches).
+  void on_child_exit(Process& p, int wait_status);
+  // ProcessObserver: the exit policy, reloads and depends_on move on from here.
+  void state_changed(Process& p, State from) override;
+  // Hears of every state change first (the control plane's start and stop waiters).
+  void set_listener(std::function<void(const Process&, State from)> listener) {
+    listener_ = std::move(listener);
+  }
   // SIGHUP with a re-read file, as `supervisorctl update`: added programs start, removed
   // ones stop and go, changed ones restart with their new spec.
   void update(const config::SupervisorSpec& spec);
@@ -81,6 +88,7 @@ class Supervisor {
   // Programs waiting on depends_on, with the reason last logged.
   std::map<const Process*, std::string> held_back_;
   std::function<void(const Outcome&)> on_done_;
+  std::function<void(const Process&, State)> listener_;
   int shutdown_requests_ = 0;
   std::optional<Outcome> outcome_;  // decided; reported once nothing is active
   bool done_ = false;

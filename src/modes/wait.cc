@@ -3,67 +3,19 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <csignal>
 #include <iostream>
-#include <map>
+#include <optional>
 
 #include "config/spec.h"
 #include "config/values.h"
-#include "os/descendants.h"
-#include "os/signals.h"
 #include "probe/watch.h"
+#include "runtime/loop.h"
 
 namespace podvisor::modes {
 namespace {
 
-namespace asio = boost::asio;
 constexpr int kUsageError = 2;
-
-// Exec probes' children, reaped through the signalfd; SIGINT/SIGTERM end the wait.
-class WaitLoop final : public probe::ChildWatcher {
- public:
-  WaitLoop() : stream_(io_, signals_.fd()) { wait_signals(); }
-  ~WaitLoop() override { stream_.release(); }
-
-  void watch(pid_t pid, std::function<void(int)> on_exit) override {
-    children_[pid] = std::move(on_exit);
-  }
-  asio::io_context& io() { return io_; }
-  std::optional<int> interrupted;  // the signal that ended the wait
-
- private:
-  void wait_signals() {
-    stream_.async_wait(asio::posix::stream_descriptor::wait_read,
-                       [this](const boost::system::error_code& ec) {
-                         if (ec) return;
-                         while (auto info = signals_.read()) {
-                           const int sig = static_cast<int>(info->ssi_signo);
-                           if (sig == SIGCHLD) reap();
-                           if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
-                             interrupted = sig;
-                             io_.stop();
-                             return;
-                           }
-                         }
-                         wait_signals();
-                       });
-  }
-  void reap() {
-    os::reap_children([this](pid_t pid, int status) {
-      if (auto it = children_.find(pid); it != children_.end()) {
-        auto on_exit = std::move(it->second);
-        children_.erase(it);
-        on_exit(status);
-      }
-    });
-  }
-
-  asio::io_context io_;
-  os::SignalFd signals_;
-  asio::posix::stream_descriptor stream_;
-  std::map<pid_t, std::function<void(int)>> children_;
-};
 
 }  // namespace
 
@@ -109,7 +61,17 @@ int wait_main(int argc, char** argv) {
     return kUsageError;
   }
 
-  WaitLoop loop;
+  // Exec probes' children are reaped through the loop; SIGINT/SIGTERM/SIGQUIT end the wait.
+  runtime::Loop loop;
+  std::optional<int> interrupted;
+  loop.on_signal([&](int sig) {
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
+      interrupted = sig;
+      loop.stop();
+    }
+  });
+  loop.on_error([](const std::string& e) { std::cerr << "podvisor wait: " << e << std::endl; });
+  loop.start();
   std::vector<std::shared_ptr<probe::ReadinessWatch>> watches;
   size_t finished = 0;
   bool all_ready = true;
@@ -137,7 +99,7 @@ int wait_main(int argc, char** argv) {
   for (auto& w : watches) w->start();
   loop.io().run();
   for (auto& w : watches) w->stop();
-  if (loop.interrupted) return 128 + *loop.interrupted;
+  if (interrupted) return 128 + *interrupted;
   return all_ready ? 0 : 1;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -76,12 +77,14 @@ size_t signal_descendants(pid_t root, int signo) {
 
 bool has_children() {
   siginfo_t info{};
-  // WNOWAIT leaves any exited child to the reaper.
-  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+  // WNOWAIT leaves any exited child to the reaper. An error other than ECHILD says nothing
+  // certain: answer yes, so the caller looks in /proc.
+  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 || errno != ECHILD;
 }
 
-void become_subreaper() {
-  if (getpid() != 1) prctl(PR_SET_CHILD_SUBREAPER, 1);
+int become_subreaper() {
+  if (getpid() == 1 || prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) return 0;
+  return errno;
 }
 
 }  // namespace podvisor::os

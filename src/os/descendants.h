@@ -19,12 +19,14 @@ size_t signal_descendants(pid_t root, int signo);
 // to it. Costs one syscall, where descendants() reads all of /proc.
 bool has_children();
 
-// PR_SET_CHILD_SUBREAPER when not PID 1, so orphans are re-parented to podvisor.
-void become_subreaper();
+// PR_SET_CHILD_SUBREAPER when not PID 1, so orphans are re-parented to podvisor. Returns 0,
+// or the errno of prctl.
+int become_subreaper();
 
-// Reaps every exited child without blocking, calling on_exit(pid, status) for each.
+// Reaps every exited child without blocking, calling on_exit(pid, status) for each. Returns
+// 0 once none is left to reap (or there are no children), else waitpid's errno: a defect.
 template <typename F>
-void reap_children(F&& on_exit);
+[[nodiscard]] int reap_children(F&& on_exit);
 
 }  // namespace podvisor::os
 
@@ -33,7 +35,7 @@ void reap_children(F&& on_exit);
 #include <cerrno>
 
 template <typename F>
-void podvisor::os::reap_children(F&& on_exit) {
+int podvisor::os::reap_children(F&& on_exit) {
   while (true) {
     int status = 0;
     const pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -41,7 +43,8 @@ void podvisor::os::reap_children(F&& on_exit) {
       on_exit(pid, status);
       continue;
     }
-    if (pid < 0 && errno == EINTR) continue;
-    return;  // 0: children left but none exited; -1 ECHILD: no children
+    if (pid == 0) return 0;  // children left, none exited
+    if (errno == EINTR) continue;
+    return errno == ECHILD ? 0 : errno;
   }
 }

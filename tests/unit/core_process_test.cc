@@ -36,14 +36,15 @@ class FakeDriver : public ProcessDriver {
     timer_owner = &p;
   }
   void cancel_timer(Process&) override { timer.reset(); }
-  void log(config::LogLevel, std::string line) override { lines.push_back(std::move(line)); }
+  void log(config::LogLevel, std::string line) override {
+    // Process reports an illegal transition this way: in a test it is a failure.
+    if (line.starts_with("BUG:")) ADD_FAILURE() << line;
+    lines.push_back(std::move(line));
+  }
   void start_readiness(Process& p) override { readiness.push_back(&p); }
   void start_liveness(Process& p) override { liveness.push_back(&p); }
   void stop_probes(Process&) override { ++probe_stops; }
-  void state_changed(Process& p, State) override {
-    states.push_back(p.state());
-    if (supervisor) supervisor->on_state_changed(p, p.state());
-  }
+  void collect_output(Process&) override { ++outputs_collected; }
 
   // Moves the clock, firing the timer if it falls due.
   void advance(Clock::duration d) {
@@ -73,13 +74,24 @@ class FakeDriver : public ProcessDriver {
   std::vector<Kill> kills;
   std::vector<Kill> group_kills;
   std::vector<std::string> lines;
-  std::vector<State> states;
   pid_t next_pid = 100;
   int spawns = 0;
   std::vector<Process*> readiness, liveness;
   int probe_stops = 0;
-  Supervisor* supervisor = nullptr;
+  int outputs_collected = 0;
 };
+
+// The event loop's part: finds the program whose process has this pid and hands it the exit;
+// false for an orphan.
+bool exit_child(Supervisor& s, pid_t pid, int wait_status) {
+  for (const auto& p : s.programs()) {
+    if (p->pid() == pid) {
+      s.on_child_exit(*p, wait_status);
+      return true;
+    }
+  }
+  return false;
+}
 
 config::ProgramSpec single_command() {
   config::ProgramSpec spec;
@@ -373,10 +385,9 @@ TEST(Supervisor, MainProgramStatusBecomesTheExitStatus) {
   program.autorestart = config::Autorestart::kFalse;
   std::optional<Supervisor::Outcome> outcome;
   Supervisor s(one_program(program), d, [&](const auto& o) { outcome = o; });
-  d.supervisor = &s;
   s.start_all();
   EXPECT_FALSE(outcome);
-  s.on_child_exit(100, exited(42));
+  exit_child(s, 100, exited(42));
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 42);
   EXPECT_NE(outcome->failed, nullptr);
@@ -388,9 +399,8 @@ TEST(Supervisor, FatalExitsOne) {
   program.startretries = 0;
   std::optional<Supervisor::Outcome> outcome;
   Supervisor s(one_program(program), d, [&](const auto& o) { outcome = o; });
-  d.supervisor = &s;
   s.start_all();
-  s.on_child_exit(100, exited(0));
+  exit_child(s, 100, exited(0));
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 1);
 }
@@ -399,15 +409,14 @@ TEST(Supervisor, RequestedStopEndsWithTheProgramsStatusAndSecondRequestKills) {
   FakeDriver d;
   std::optional<Supervisor::Outcome> outcome;
   Supervisor s(one_program(single_command()), d, [&](const auto& o) { outcome = o; });
-  d.supervisor = &s;
   s.start_all();
   s.request_shutdown();
   EXPECT_FALSE(outcome);
   EXPECT_EQ(d.kills.back().signo, SIGTERM);
   s.request_shutdown();
   EXPECT_EQ(d.kills.back().signo, SIGKILL);
-  EXPECT_FALSE(s.on_child_exit(999, exited(0)));  // an orphan: not a program
-  s.on_child_exit(100, exited(0));
+  EXPECT_FALSE(exit_child(s, 999, exited(0)));  // an orphan: not a program
+  exit_child(s, 100, exited(0));
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 0);
   EXPECT_EQ(outcome->failed, nullptr);
@@ -417,10 +426,9 @@ TEST(Supervisor, RequestedStopOfASignalledProgramReports128PlusN) {
   FakeDriver d;
   std::optional<Supervisor::Outcome> outcome;
   Supervisor s(one_program(single_command()), d, [&](const auto& o) { outcome = o; });
-  d.supervisor = &s;
   s.start_all();
   s.request_shutdown();
-  s.on_child_exit(100, killed(SIGTERM));
+  exit_child(s, 100, killed(SIGTERM));
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 143);
 }
@@ -428,7 +436,6 @@ TEST(Supervisor, RequestedStopOfASignalledProgramReports128PlusN) {
 TEST(Supervisor, ForwardsSignalsToTheMainProgram) {
   FakeDriver d;
   Supervisor s(one_program(single_command()), d, [](const auto&) {});
-  d.supervisor = &s;
   s.start_all();
   s.forward_signal(SIGUSR1);
   ASSERT_EQ(d.kills.size(), 1u);
@@ -454,23 +461,22 @@ TEST(Supervisor, StopsOnePriorityLevelAtATimeHighestFirst) {
                    supervisord_program("worker", 5), supervisord_program("proxy", 10)};
   std::optional<Supervisor::Outcome> outcome;
   Supervisor s(spec, d, [&](const auto& o) { outcome = o; });
-  d.supervisor = &s;
   s.start_all();  // pids: db 100, api 101, worker 102, proxy 103
   ASSERT_EQ(d.spawns, 4);
   s.request_shutdown();
   ASSERT_EQ(d.kills.size(), 1u);
   EXPECT_EQ(d.kills[0].pid, 103);
-  s.on_child_exit(103, killed(SIGTERM));
+  exit_child(s, 103, killed(SIGTERM));
   ASSERT_EQ(d.kills.size(), 3u);  // api and worker together
   EXPECT_EQ(d.kills[1].pid, 101);
   EXPECT_EQ(d.kills[2].pid, 102);
-  s.on_child_exit(101, killed(SIGTERM));
+  exit_child(s, 101, killed(SIGTERM));
   EXPECT_EQ(d.kills.size(), 3u);  // db waits for worker too
-  s.on_child_exit(102, exited(0));
+  exit_child(s, 102, exited(0));
   ASSERT_EQ(d.kills.size(), 4u);
   EXPECT_EQ(d.kills[3].pid, 100);
   EXPECT_EQ(d.spawns, 4);  // nothing restarted while shutting down
-  s.on_child_exit(100, exited(0));
+  exit_child(s, 100, exited(0));
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 0);
 }
@@ -480,7 +486,6 @@ TEST(Supervisor, UpdateStartsAddedStopsRemovedRestartsChanged) {
   config::SupervisorSpec spec;
   spec.programs = {supervisord_program("a", 1), supervisord_program("b", 2)};
   Supervisor s(spec, d, [](const auto&) {});
-  d.supervisor = &s;
   s.start_all();  // a 100, b 101
   auto next = spec;
   next.programs = {supervisord_program("a", 1), supervisord_program("c", 3)};
@@ -489,9 +494,9 @@ TEST(Supervisor, UpdateStartsAddedStopsRemovedRestartsChanged) {
   // c started at once; a and b asked to stop.
   EXPECT_EQ(d.spawns, 3);  // c is pid 102
   ASSERT_EQ(d.kills.size(), 2u);
-  s.on_child_exit(100, killed(SIGTERM));  // a stopped: comes back with the new command
+  exit_child(s, 100, killed(SIGTERM));  // a stopped: comes back with the new command
   EXPECT_EQ(d.spawns, 4);
-  s.on_child_exit(101, killed(SIGTERM));  // b stopped: gone
+  exit_child(s, 101, killed(SIGTERM));  // b stopped: gone
   std::vector<std::string> names;
   for (const auto& p : s.programs()) names.push_back(p->name());
   EXPECT_EQ(names, (std::vector<std::string>{"a", "c"}));
@@ -508,13 +513,12 @@ TEST(Supervisor, AShutdownDuringAReloadDoesNotRestartTheChangedProgram) {
   spec.programs = {supervisord_program("a", 1)};
   std::optional<Supervisor::Outcome> outcome;
   Supervisor s(spec, d, [&](const auto& o) { outcome = o; });
-  d.supervisor = &s;
   s.start_all();  // a 100
   auto next = spec;
   next.programs[0].argv = {"a", "--new"};
   s.update(next);  // a is stopping, to come back with its new command
   s.request_shutdown();
-  s.on_child_exit(100, killed(SIGTERM));
+  exit_child(s, 100, killed(SIGTERM));
   EXPECT_EQ(d.spawns, 1);  // not started again
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 0);
@@ -656,7 +660,6 @@ struct DependencyFixture {
   DependencyFixture(std::vector<config::ProgramSpec> programs) {
     spec.programs = std::move(programs);
     supervisor = std::make_unique<Supervisor>(spec, d, [this](const auto& o) { outcome = o; });
-    d.supervisor = supervisor.get();
   }
   Process& get(const std::string& name) {
     for (auto& p : supervisor->programs()) {
@@ -746,12 +749,99 @@ TEST(Dependencies, ShutdownStopsDependentsFirstWhateverTheirPriority) {
   f.supervisor->request_shutdown();
   ASSERT_EQ(f.d.kills.size(), 1u);
   EXPECT_EQ(f.d.kills[0].pid, f.get("api").pid());
-  f.supervisor->on_child_exit(f.get("api").pid(), killed(SIGTERM));
+  f.supervisor->on_child_exit(f.get("api"), killed(SIGTERM));
   ASSERT_EQ(f.d.kills.size(), 2u);
   EXPECT_EQ(f.d.kills[1].pid, f.get("db").pid());
-  f.supervisor->on_child_exit(f.get("db").pid(), killed(SIGTERM));
+  f.supervisor->on_child_exit(f.get("db"), killed(SIGTERM));
   ASSERT_EQ(f.d.kills.size(), 3u);
   EXPECT_EQ(f.d.kills[2].pid, f.get("proxy").pid());
+}
+
+}  // namespace
+}  // namespace podvisor::core
+
+namespace podvisor::core {
+namespace {
+
+TEST(Transitions, TheTableAllowsWhatSupervisordDoesAndNothingElse) {
+  // From each state (rows) to each (columns), in this order; x: allowed. supervisord's own
+  // transitions, plus podvisor's: a shutdown ends STARTING/RUNNING in STOPPED, a run that was
+  // up restarts straight to STARTING, a failed spawn goes to BACKOFF or FATAL from any stop.
+  const State order[] = {State::kStopped,  State::kStarting, State::kRunning, State::kBackoff,
+                         State::kStopping, State::kExited,   State::kFatal,   State::kUnknown};
+  const std::string_view table[] = {
+      // STOPPED STARTING RUNNING BACKOFF STOPPING EXITED FATAL UNKNOWN
+      "=x.x..x.",  // STOPPED
+      "x=xxxxx.",  // STARTING
+      "xx=xxxx.",  // RUNNING
+      "xx.=..x.",  // BACKOFF
+      "xx.x=.x.",  // STOPPING
+      ".x.x.=x.",  // EXITED
+      ".x.x..=.",  // FATAL
+      ".......=",  // UNKNOWN: never entered
+  };
+  for (size_t from = 0; from < 8; ++from) {
+    for (size_t to = 0; to < 8; ++to) {
+      if (from == to) continue;  // not a transition
+      EXPECT_EQ(transition_allowed(order[from], order[to]), table[from][to] == 'x')
+          << to_string(order[from]) << " -> " << to_string(order[to]);
+    }
+  }
+}
+
+// Every event in every reachable state, in a long pseudo-random walk per kind of program: the
+// FakeDriver fails the test on any transition the table refuses.
+TEST(Transitions, NoSequenceOfEventsMakesAnIllegalTransition) {
+  auto live = supervisord_program("live", 1);
+  live.live = config::parse_probe("tcp://127.0.0.1:8001");
+  auto oneshot = supervisord_program("fetch", 1);
+  oneshot.oneshot = true;
+  auto quick = single_command();
+  quick.startsecs = 0s;
+  for (const auto& spec : {single_command(), quick, supervisord_program("web", 1),
+                           with_probe(supervisord_program("server", 1)), live, oneshot}) {
+    FakeDriver d;
+    Process p(spec, d);
+    uint32_t seed = 12345;
+    const auto next = [&seed](uint32_t n) {
+      seed = seed * 1103515245 + 12345;
+      return (seed >> 16) % n;
+    };
+    for (int step = 0; step < 3000; ++step) {
+      switch (next(10)) {
+        case 0:
+          p.start();
+          break;
+        case 1:
+          p.stop();
+          break;
+        case 2:
+        case 3:  // the kernel reports exits only of processes that run
+          if (p.pid() > 0) p.on_exit(next(2) ? exited(static_cast<int>(next(3))) : killed(SIGKILL));
+          break;
+        case 4:
+          if (d.timer) d.advance(d.pending_delay());
+          break;
+        case 5:
+          p.on_ready(10ms, "connected");
+          break;
+        case 6:
+          p.on_not_ready("not ready after 1 s");
+          break;
+        case 7:
+          p.on_live_failed("refused");
+          break;
+        case 8:
+          if (next(4) == 0) p.kill_now();
+          break;
+        case 9:
+          if (next(4) == 0) p.forbid_restart();
+          break;
+      }
+      d.advance(std::chrono::milliseconds(next(3000)));
+    }
+    EXPECT_GT(d.spawns, 1) << spec.name;
+  }
 }
 
 }  // namespace

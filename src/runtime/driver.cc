@@ -1,0 +1,153 @@
+#include "runtime/driver.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <system_error>
+
+#include "os/spawn.h"
+
+namespace podvisor::runtime {
+
+using config::LogLevel;
+
+Driver::Driver(Loop& loop, ProgramIoTable& programs, const config::SupervisorSpec& spec,
+               bool terminal, output::Logger& log)
+    : loop_(loop), programs_(programs), spec_(spec), terminal_(terminal), log_(log) {}
+
+// The program's environment: podvisor's, [supervisord] environment, the program's, and
+// supervisord's identity variables; NOTIFY_SOCKET for ready=notify. Throws std::system_error
+// when the notify socket cannot be opened.
+std::vector<std::string> Driver::environment(core::Process& p, ProgramIo& io) {
+  std::map<std::string, std::string> identity{{"SUPERVISOR_ENABLED", "1"},
+                                              {"SUPERVISOR_PROCESS_NAME", p.name()},
+                                              {"SUPERVISOR_GROUP_NAME", p.spec().group}};
+  if (!server_url_.empty()) identity["SUPERVISOR_SERVER_URL"] = server_url_;
+  auto merged = os::build_environment({spec_.environment, p.spec().environment, identity});
+  // PYTHONUNBUFFERED=1 only where nobody set it (seed 001's lost logs).
+  bool has_unbuffered = false;
+  for (const auto& e : merged) has_unbuffered |= e.starts_with("PYTHONUNBUFFERED=");
+  if (!has_unbuffered) merged.push_back("PYTHONUNBUFFERED=1");
+  if (p.spec().ready && p.spec().ready->kind == config::ProbeSpec::Kind::kNotify) {
+    if (!io.notify) {
+      io.notify = std::make_unique<probe::NotifySocket>(
+          loop_.io(), p.name(), [this, &p](const auto& m) { programs_.on_notify(p, m); });
+    }
+    std::erase_if(merged, [](const auto& e) { return e.starts_with("NOTIFY_SOCKET="); });
+    merged.push_back(fmt::format("NOTIFY_SOCKET={}", io.notify->address()));
+  }
+  return merged;
+}
+
+core::ProcessDriver::Spawned Driver::spawn(core::Process& p) {
+  auto& io = programs_.of(p);
+  os::SpawnRequest request;
+  request.argv = p.spec().argv;
+  request.directory = p.spec().directory;
+  request.take_terminal = terminal_;
+  try {
+    request.env = environment(p, io);
+  } catch (const std::system_error& e) {
+    return {-1, e.code().value(), fmt::format("notify socket: {}", e.what()), false};
+  }
+  request.umask = p.spec().umask;
+  if (!p.spec().user.empty()) {
+    if (geteuid() != 0 && geteuid() != p.spec().uid) {
+      return {-1, EPERM, fmt::format("cannot run as user {}: podvisor is not root", p.spec().user),
+              false};
+    }
+    request.uid = p.spec().uid;
+    request.gid = p.spec().gid;
+    request.groups = p.spec().groups;
+  }
+  ProgramIoTable::Pipes pipes;
+  if (!terminal_) pipes = programs_.open_pipes(p, request);
+  const auto result = os::spawn(request);
+  programs_.attach(p, pipes, result.pid > 0);
+  if (result.pid > 0 && supervisor_) {
+    // One lookup routes the exit: the loop finds the pid, the Supervisor gets the Process.
+    // Two pointers: small enough for std::function to keep without an allocation.
+    loop_.watch(result.pid, [supervisor = supervisor_, process = &p](int wait_status) {
+      supervisor->on_child_exit(*process, wait_status);
+    });
+  }
+  return {result.pid, result.error, result.message, result.command_unusable};
+}
+
+void Driver::kill(pid_t pid, int signo, bool group) {
+  if (pid <= 0) return;
+  if (group && ::kill(-pid, signo) == 0) return;
+  if (::kill(pid, signo) != 0 && errno != ESRCH) {
+    log(LogLevel::kWarn,
+        fmt::format("kill({}, {}): {}", pid, config::signal_name(signo), std::strerror(errno)));
+  }
+}
+
+void Driver::kill_group(pid_t pgid, int signo) {
+  if (pgid <= 0) return;
+  if (::kill(-pgid, signo) == 0) {
+    log(LogLevel::kWarn, fmt::format("sent {} to the processes left in process group {}",
+                                     config::signal_name(signo), pgid));
+  } else if (errno != ESRCH) {  // ESRCH: nothing was left, the usual case
+    log(LogLevel::kWarn,
+        fmt::format("kill(-{}, {}): {}", pgid, config::signal_name(signo), std::strerror(errno)));
+  }
+}
+
+void Driver::arm_timer(core::Process& p, core::Clock::duration after) {
+  auto& timer = programs_.of(p).timer;
+  timer.expires_after(after);
+  timer.async_wait([&p](const boost::system::error_code& ec) {
+    if (!ec) p.on_timer();
+  });
+}
+
+void Driver::cancel_timer(core::Process& p) { programs_.of(p).timer.cancel(); }
+
+void Driver::start_readiness(core::Process& p) {
+  auto& io = programs_.of(p);
+  const auto& spec = *p.spec().ready;
+  using Kind = config::ProbeSpec::Kind;
+  probe::ReadinessOptions o;
+  o.name = p.name();
+  o.interval = p.spec().ready_interval;
+  o.timeout = p.spec().ready_timeout;
+  if (spec.kind == Kind::kLog) o.waiting_for = "no matching line yet";
+  if (spec.kind == Kind::kNotify) o.waiting_for = "no READY=1 yet";
+  o.progress = [this](std::string line) { log(LogLevel::kInfo, std::move(line)); };
+  o.on_ready = [&p](std::chrono::milliseconds elapsed, const std::string& detail) {
+    p.on_ready(elapsed, detail);
+  };
+  o.on_timeout = [&p](const std::string& reason) { p.on_not_ready(reason); };
+  io.log_matcher.reset();
+  if (spec.kind == Kind::kLog) io.log_matcher.emplace(spec.pattern);
+  io.readiness = std::make_shared<probe::ReadinessWatch>(
+      loop_.io(), probe::make_probe(spec, loop_.io(), loop_, p.spec().ready_status), std::move(o));
+  io.readiness->start();
+}
+
+void Driver::start_liveness(core::Process& p) {
+  auto& io = programs_.of(p);
+  probe::LivenessOptions o;
+  o.interval = p.spec().live_interval;
+  o.failures = p.spec().live_failures;
+  o.on_failed = [&p](const std::string& last) { p.on_live_failed(last); };
+  io.liveness = std::make_shared<probe::LivenessWatch>(
+      loop_.io(), probe::make_probe(*p.spec().live, loop_.io(), loop_), std::move(o));
+  io.liveness->start();
+}
+
+void Driver::stop_probes(core::Process& p) {
+  auto& io = programs_.of(p);
+  if (io.readiness) io.readiness->stop();
+  if (io.liveness) io.liveness->stop();
+  io.readiness.reset();
+  io.liveness.reset();
+  io.log_matcher.reset();
+}
+
+}  // namespace podvisor::runtime

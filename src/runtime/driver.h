@@ -1,0 +1,52 @@
+// core::ProcessDriver on the event loop: spawns programs (their exits registered with the loop,
+// routed straight to the Supervisor), signals them, and runs their timers and probes.
+#pragma once
+
+#include <string>
+
+#include "config/spec.h"
+#include "core/process.h"
+#include "core/supervisor.h"
+#include "output/log.h"
+#include "runtime/loop.h"
+#include "runtime/program_io.h"
+
+namespace podvisor::runtime {
+
+class Driver final : public core::ProcessDriver {
+ public:
+  // `spec` is the live configuration; with `terminal`, programs inherit stdin's terminal
+  // instead of writing through pipes.
+  Driver(Loop& loop, ProgramIoTable& programs, const config::SupervisorSpec& spec, bool terminal,
+         output::Logger& log);
+
+  // Where exits go: set before the first spawn.
+  void route_exits_to(core::Supervisor& supervisor) { supervisor_ = &supervisor; }
+  // SUPERVISOR_SERVER_URL for the programs, once the control server listens.
+  void set_server_url(std::string url) { server_url_ = std::move(url); }
+
+  core::Clock::time_point now() const override { return core::Clock::now(); }
+  Spawned spawn(core::Process& p) override;
+  void kill(pid_t pid, int signo, bool group) override;
+  void kill_group(pid_t pgid, int signo) override;
+  void arm_timer(core::Process& p, core::Clock::duration after) override;
+  void cancel_timer(core::Process& p) override;
+  void log(config::LogLevel level, std::string line) override { log_.log(level, line); }
+  void start_readiness(core::Process& p) override;
+  void start_liveness(core::Process& p) override;
+  void stop_probes(core::Process& p) override;
+  void collect_output(core::Process& p) override { programs_.drain(p); }
+
+ private:
+  std::vector<std::string> environment(core::Process& p, ProgramIo& io);
+
+  Loop& loop_;
+  ProgramIoTable& programs_;
+  const config::SupervisorSpec& spec_;
+  bool terminal_;
+  output::Logger& log_;
+  core::Supervisor* supervisor_ = nullptr;
+  std::string server_url_;
+};
+
+}  // namespace podvisor::runtime
