@@ -24,6 +24,11 @@
 
 namespace podvisor::control::detail {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using config::LogLevel;
+
 using Socket = boost::asio::generic::stream_protocol::socket;
 using Acceptor = boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol>;
 

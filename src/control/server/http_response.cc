@@ -19,11 +19,7 @@
 
 namespace podvisor::control::detail {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
 using boost::algorithm::iequals;
-using config::LogLevel;
 
 namespace {
 

@@ -126,6 +126,9 @@ void ServerState::accept_next(const std::shared_ptr<Listener>& listener) {
                                       const boost::system::error_code& ec, Socket socket) {
     listener->accepting = false;
     if (ec == asio::error::operation_aborted || self->closed) return;
+    // A connection refused by a firewall rule: the next one may be fine (Asio itself retries
+    // ECONNABORTED, EPROTO and EINTR).
+    if (ec.value() == EPERM) return self->accept_next(listener);
     if (ec) {
       // Out of descriptors or memory: retry in a while instead of spinning on a ready socket.
       self->log(LogLevel::kError,

@@ -147,17 +147,31 @@ void clear_main_log(Backend& b, const Array&, Reply& reply) {
                    o.detail.empty() ? std::nullopt : std::optional<std::string_view>(o.detail)));
 }
 
-void read_process_log(Backend& b, const Array& p, Reply& reply, Stream stream) {
+// A process log call's (name, offset, length): the process's log (none if it keeps none), or
+// the fault for bad parameters or an unknown name.
+struct LogCall {
+  std::optional<LogSource> log;
+  int64_t offset = 0;
+  int64_t length = 0;
+};
+
+std::variant<LogCall, Fault> log_call(Backend& b, const Array& p, Stream stream) {
   const auto name = as_string(p[0]);
   const auto offset = as_int(p[1]);
   const auto length = as_int(p[2]);
-  if (!name || !offset || !length) return reply(incorrect_parameters());
+  if (!name || !offset || !length) return incorrect_parameters();
   auto found = find_process(b, *name);
-  if (auto* f = std::get_if<Fault>(&found)) return reply(*f);
+  if (auto* f = std::get_if<Fault>(&found)) return *f;
   const auto& info = std::get<ProcessInfo>(found);
-  const auto log = b.process_log(info.group, info.name, stream);
-  if (!log) return reply(make_fault(FaultCode::kNoFile));
-  auto r = read_log(*log, *offset, *length);
+  return LogCall{b.process_log(info.group, info.name, stream), *offset, *length};
+}
+
+void read_process_log(Backend& b, const Array& p, Reply& reply, Stream stream) {
+  auto call = log_call(b, p, stream);
+  if (auto* f = std::get_if<Fault>(&call)) return reply(*f);
+  const auto& c = std::get<LogCall>(call);
+  if (!c.log) return reply(make_fault(FaultCode::kNoFile));
+  auto r = read_log(*c.log, c.offset, c.length);
   if (auto* f = std::get_if<Fault>(&r)) return reply(*f);
   reply(Value(std::move(std::get<std::string>(r))));
 }
@@ -170,16 +184,11 @@ void read_stderr(Backend& b, const Array& p, Reply& r) {
 }
 
 void tail_process_log(Backend& b, const Array& p, Reply& reply, Stream stream) {
-  const auto name = as_string(p[0]);
-  const auto offset = as_int(p[1]);
-  const auto length = as_int(p[2]);
-  if (!name || !offset || !length) return reply(incorrect_parameters());
-  auto found = find_process(b, *name);
-  if (auto* f = std::get_if<Fault>(&found)) return reply(*f);
-  const auto& info = std::get<ProcessInfo>(found);
-  const auto log = b.process_log(info.group, info.name, stream);
-  if (!log) return reply(Value(Array{Value(""), Value(0), Value(false)}));
-  auto t = tail_log(*log, *offset, *length);
+  auto call = log_call(b, p, stream);
+  if (auto* f = std::get_if<Fault>(&call)) return reply(*f);
+  const auto& c = std::get<LogCall>(call);
+  if (!c.log) return reply(Value(Array{Value(""), Value(0), Value(false)}));
+  auto t = tail_log(*c.log, c.offset, c.length);
   reply(Value(Array{Value(std::move(t.bytes)), Value(t.offset), Value(t.overflow)}));
 }
 
