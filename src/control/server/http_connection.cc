@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstring>
 
@@ -147,8 +148,8 @@ bool Connection::check_header() {
   const std::string_view expect = sv(message[http::field::expect]);
   if (!expect.empty() && iequals(expect, "100-continue") && message.version() >= 11 &&
       !parser_->is_done()) {
-    http::response<http::string_body> proceed(http::status::continue_, 11);
-    queue(serialize(proceed, true));
+    http::response<http::empty_body> proceed(http::status::continue_, 11);
+    queue(serialize_header(proceed));
   }
   parser_->eager(true);
   return true;

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
@@ -187,9 +188,8 @@ class ResponderImpl : public Responder {
   std::function<void()> on_close_;
 };
 
-// Beast's serializer into bytes: the header alone (a stream's, a HEAD answer's) or all of it.
-std::string serialize(boost::beast::http::response<boost::beast::http::string_body>& message,
-                      bool header_only);
+// An answer's header as Beast's serializer writes it.
+std::string serialize_header(boost::beast::http::response<boost::beast::http::empty_body>& message);
 
 // The user named by a request's Authorization header if it carries auth's credentials
 // (Basic, user and password as supervisord checks them); nullopt otherwise.

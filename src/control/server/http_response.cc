@@ -9,7 +9,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
-#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/system/system_error.hpp>
 #include <cerrno>
@@ -48,31 +49,26 @@ size_t append_buffers(std::string& out, const Buffers& buffers) {
 
 // Every answer's head: the status line podvisor always writes as HTTP/1.1, then the fields in
 // the order given.
-http::response<http::string_body> answer(int status) {
-  http::response<http::string_body> message;
+http::response<http::empty_body> answer(int status) {
+  http::response<http::empty_body> message;
   message.version(11);
   message.result(static_cast<unsigned>(status));
   return message;
 }
 
-void add_field(http::response<http::string_body>& message, std::string_view name,
+void add_field(http::response<http::empty_body>& message, std::string_view name,
                std::string_view value) {
   message.insert(header_safe(name), header_safe(value));
 }
 
 }  // namespace
 
-std::string serialize(http::response<http::string_body>& message, bool header_only) {
-  http::response_serializer<http::string_body> serializer(message);
-  serializer.split(header_only);
+std::string serialize_header(http::response<http::empty_body>& message) {
+  // The header writer that Beast's serializer runs first; the body follows as it is, so the
+  // serializer's body machinery would add only code.
+  const http::fields::writer writer(message.base(), message.version(), message.result_int());
   std::string out;
-  beast::error_code ec;
-  while (!ec && !(header_only ? serializer.is_header_done() : serializer.is_done())) {
-    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
-      serializer.consume(append_buffers(out, buffers));
-    });
-  }
-  if (ec) throw boost::system::system_error(ec);
+  append_buffers(out, writer.get());
   return out;
 }
 
@@ -165,12 +161,14 @@ void Connection::reject(int status, std::string_view why, Headers extra) {
   auto message = answer(status);
   for (const auto& [name, value] : extra) add_field(message, name, value);
   const auto reason = message.reason();
-  message.body() = fmt::format("{} {}\n", status, std::string_view(reason.data(), reason.size()));
+  const std::string body =
+      fmt::format("{} {}\n", status, std::string_view(reason.data(), reason.size()));
   add_field(message, "Content-Type", "text/plain");
-  add_field(message, "Content-Length", std::to_string(message.body().size()));
+  add_field(message, "Content-Length", std::to_string(body.size()));
   add_field(message, "Connection", "close");
   after_write_ = AfterWrite::kLinger;
-  queue(serialize(message, false));
+  // The body follows the header as it is: Beast's string_body would only copy it.
+  queue(serialize_header(message) + body);
 }
 
 void Connection::send_response(Response response) {
@@ -194,9 +192,10 @@ void Connection::send_response(Response response) {
   } else if (version_ == 10) {
     add_field(message, "Connection", "keep-alive");
   }
-  if (!bodiless) message.body() = std::move(response.body);
   after_write_ = close ? AfterWrite::kLinger : AfterWrite::kNextRequest;
-  queue(serialize(message, head_ || bodiless));
+  std::string text = serialize_header(message);
+  if (!head_ && !bodiless) text += response.body;
+  queue(text);
 }
 
 void Connection::start_stream(int status, std::string content_type) {
@@ -211,7 +210,7 @@ void Connection::start_stream(int status, std::string content_type) {
   } else {
     add_field(message, "Connection", "close");  // an HTTP/1.0 client reads the body until the end
   }
-  const std::string header = serialize(message, true);
+  const std::string header = serialize_header(message);
   if (head_) {
     // The headers are the whole answer; the stream's chunks go nowhere.
     if (auto responder = responder_.lock()) responder->mark_done();
