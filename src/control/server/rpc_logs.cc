@@ -129,23 +129,7 @@ Tail tail_log(const LogSource& log, int64_t offset, int64_t length) {
 
 namespace rpc_methods {
 
-void read_main_log(Backend& b, const Array& p, Reply& reply) {
-  const auto offset = as_int(p[0]);
-  const auto length = as_int(p[1]);
-  if (!offset || !length) return reply(incorrect_parameters());
-  const auto log = b.main_log();
-  if (!log) return reply(make_fault(FaultCode::kNoFile));
-  auto r = read_log(*log, *offset, *length);
-  if (auto* f = std::get_if<Fault>(&r)) return reply(*f);
-  reply(Value(std::move(std::get<std::string>(r))));
-}
-
-void clear_main_log(Backend& b, const Array&, Reply& reply) {
-  const auto o = b.clear_main_log();
-  if (o.ok()) return reply(ok_result());
-  reply(make_fault(o.code,
-                   o.detail.empty() ? std::nullopt : std::optional<std::string_view>(o.detail)));
-}
+namespace {
 
 // A process log call's (name, offset, length): the process's log (none if it keeps none), or
 // the fault for bad parameters or an unknown name.
@@ -176,13 +160,6 @@ void read_process_log(Backend& b, const Array& p, Reply& reply, Stream stream) {
   reply(Value(std::move(std::get<std::string>(r))));
 }
 
-void read_stdout(Backend& b, const Array& p, Reply& r) {
-  read_process_log(b, p, r, Stream::kStdout);
-}
-void read_stderr(Backend& b, const Array& p, Reply& r) {
-  read_process_log(b, p, r, Stream::kStderr);
-}
-
 void tail_process_log(Backend& b, const Array& p, Reply& reply, Stream stream) {
   auto call = log_call(b, p, stream);
   if (auto* f = std::get_if<Fault>(&call)) return reply(*f);
@@ -190,6 +167,33 @@ void tail_process_log(Backend& b, const Array& p, Reply& reply, Stream stream) {
   if (!c.log) return reply(Value(Array{Value(""), Value(0), Value(false)}));
   auto t = tail_log(*c.log, c.offset, c.length);
   reply(Value(Array{Value(std::move(t.bytes)), Value(t.offset), Value(t.overflow)}));
+}
+
+}  // namespace
+
+void read_main_log(Backend& b, const Array& p, Reply& reply) {
+  const auto offset = as_int(p[0]);
+  const auto length = as_int(p[1]);
+  if (!offset || !length) return reply(incorrect_parameters());
+  const auto log = b.main_log();
+  if (!log) return reply(make_fault(FaultCode::kNoFile));
+  auto r = read_log(*log, *offset, *length);
+  if (auto* f = std::get_if<Fault>(&r)) return reply(*f);
+  reply(Value(std::move(std::get<std::string>(r))));
+}
+
+void clear_main_log(Backend& b, const Array&, Reply& reply) {
+  const auto o = b.clear_main_log();
+  if (o.ok()) return reply(ok_result());
+  reply(make_fault(o.code,
+                   o.detail.empty() ? std::nullopt : std::optional<std::string_view>(o.detail)));
+}
+
+void read_stdout(Backend& b, const Array& p, Reply& r) {
+  read_process_log(b, p, r, Stream::kStdout);
+}
+void read_stderr(Backend& b, const Array& p, Reply& r) {
+  read_process_log(b, p, r, Stream::kStderr);
 }
 
 void tail_stdout(Backend& b, const Array& p, Reply& r) {

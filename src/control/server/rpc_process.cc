@@ -222,7 +222,8 @@ void remove_process_group(Backend& b, const Array& p, Reply& reply) {
   reply(make_fault(o.code, *name));
 }
 
-void start_process_group_named(Backend& b, const std::string& group, bool wait, Reply& reply) {
+static void start_process_group_named(Backend& b, const std::string& group, bool wait,
+                                      Reply& reply) {
   const auto all = b.processes();
   auto members = group_members(all, group);
   if (members.empty()) return reply(make_fault(FaultCode::kBadName, group));
@@ -238,7 +239,8 @@ void start_process_group_named(Backend& b, const std::string& group, bool wait, 
 // startProcess and stopProcess: the one process named, or every process of "group:*".
 using OneAction = void (*)(Backend&, const ProcessInfo&, const std::string&, bool, FaultDone);
 using GroupAction = void (*)(Backend&, const std::string&, bool, Reply&);
-void one_or_group(Backend& b, const Array& p, Reply& reply, OneAction one, GroupAction group) {
+static void one_or_group(Backend& b, const Array& p, Reply& reply, OneAction one,
+                         GroupAction group) {
   const auto name = as_string(p[0]);
   if (!name) return reply(incorrect_parameters());
   const bool wait = wait_param(p, 1);
@@ -276,7 +278,7 @@ void start_all_processes(Backend& b, const Array& p, Reply& reply) {
 
 // Stops are issued in reverse start order (dependents before what they depend on); results
 // come as they complete.
-void stop_processes(Backend& b, std::vector<ProcessInfo> targets, bool wait, Reply& reply) {
+static void stop_processes(Backend& b, std::vector<ProcessInfo> targets, bool wait, Reply& reply) {
   std::erase_if(targets, [](const ProcessInfo& i) { return !core::is_running_state(i.state); });
   std::reverse(targets.begin(), targets.end());
   for_each_process(
@@ -287,7 +289,8 @@ void stop_processes(Backend& b, std::vector<ProcessInfo> targets, bool wait, Rep
       std::move(reply));
 }
 
-void stop_process_group_named(Backend& b, const std::string& group, bool wait, Reply& reply) {
+static void stop_process_group_named(Backend& b, const std::string& group, bool wait,
+                                     Reply& reply) {
   auto members = group_members(b.processes(), group);
   if (members.empty()) return reply(make_fault(FaultCode::kBadName, group));
   stop_processes(b, std::move(members), wait, reply);
@@ -307,8 +310,8 @@ void stop_all_processes(Backend& b, const Array& p, Reply& reply) {
   stop_processes(b, b.processes(), wait_param(p, 0), reply);
 }
 
-void signal_processes(Backend& b, std::vector<ProcessInfo> targets, const Value& signal,
-                      Reply& reply) {
+static void signal_processes(Backend& b, std::vector<ProcessInfo> targets, const Value& signal,
+                             Reply& reply) {
   std::erase_if(targets, [](const ProcessInfo& i) { return !core::is_signallable_state(i.state); });
   Array results;
   for (const auto& t : targets) {
@@ -341,7 +344,7 @@ void signal_all_processes(Backend& b, const Array& p, Reply& reply) {
   signal_processes(b, b.processes(), p[0], reply);
 }
 
-Value process_info_struct(const ProcessInfo& p, int64_t now) {
+static Value process_info_struct(const ProcessInfo& p, int64_t now) {
   return Struct{
       {"name", Value(p.name)},
       {"group", Value(p.group)},
