@@ -9,8 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/algorithm/string/case_conv.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -20,8 +24,8 @@
 #include <optional>
 #include <string>
 
-#include "control/wire/base64.h"
 #include "control/server/http_server.h"
+#include "control/wire/base64.h"
 
 namespace podvisor::control {
 namespace {
@@ -38,63 +42,37 @@ struct RawResponse {
   bool complete = false;  // for a stream: the last chunk arrived
 };
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// Parses one response at the start of buf. Returns the bytes it spans once it is complete,
-// 0 while more is needed. A chunked body is decoded as far as it has arrived.
+// Parses one response at the start of buf with Beast's parser. Returns the bytes it spans once
+// it is complete, 0 while more is needed. The body is decoded as far as it has arrived.
 size_t parse_response(std::string_view buf, bool closed, bool head, RawResponse& out) {
-  const auto end = buf.find("\r\n\r\n");
-  if (end == std::string_view::npos) return 0;
+  namespace http = boost::beast::http;
   out = {};
-  std::string_view head_text = buf.substr(0, end);
-  const auto first_eol = head_text.find("\r\n");
-  const std::string_view status_line = head_text.substr(0, first_eol);
-  out.status = std::stoi(std::string(status_line.substr(9, 3)));
-  if (first_eol != std::string_view::npos) {
-    std::string_view rest = head_text.substr(first_eol + 2);
-    while (!rest.empty()) {
-      const auto eol = rest.find("\r\n");
-      const std::string_view line = rest.substr(0, eol);
-      const auto colon = line.find(':');
-      std::string value(line.substr(colon + 1));
-      value.erase(0, value.find_first_not_of(' '));
-      out.headers[lower(std::string(line.substr(0, colon)))] = value;
-      rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    }
+  http::response_parser<http::string_body> parser;
+  parser.skip(head);
+  parser.body_limit(boost::none);
+  parser.eager(true);
+  boost::beast::error_code ec;
+  size_t used = 0;
+  while (!parser.is_done() && used < buf.size()) {
+    const size_t n = parser.put(boost::asio::buffer(buf.data() + used, buf.size() - used), ec);
+    used += n;
+    if (ec == http::error::need_more) ec = {};
+    if (ec || n == 0) break;
   }
-  size_t pos = end + 4;
-  if (head || out.status == 204 || out.status == 304 || out.status / 100 == 1) {
-    out.complete = true;
-    return pos;
+  // A body without length or chunks ends with the connection.
+  if (!ec && closed && used == buf.size() && parser.is_header_done() && !parser.is_done()) {
+    parser.put_eof(ec);
   }
-  if (out.headers["transfer-encoding"] == "chunked") {
-    for (;;) {
-      const auto eol = buf.find("\r\n", pos);
-      if (eol == std::string_view::npos) return 0;
-      const size_t size = std::stoul(std::string(buf.substr(pos, eol - pos)), nullptr, 16);
-      if (buf.size() < eol + 2 + size + 2) return 0;
-      out.body += buf.substr(eol + 2, size);
-      pos = eol + 2 + size + 2;
-      if (size == 0) {
-        out.complete = true;
-        return pos;
-      }
-    }
+  if (!parser.is_header_done()) return 0;
+  const auto& message = parser.get();
+  out.status = static_cast<int>(message.result_int());
+  for (const auto& field : message) {
+    out.headers[boost::algorithm::to_lower_copy(std::string(field.name_string()))] =
+        std::string(field.value());
   }
-  if (out.headers.contains("content-length")) {
-    const size_t length = std::stoul(out.headers["content-length"]);
-    if (buf.size() < pos + length) return 0;
-    out.body = buf.substr(pos, length);
-    out.complete = true;
-    return pos + length;
-  }
-  if (!closed) return 0;  // delimited by the end of the connection
-  out.body = buf.substr(pos);
-  out.complete = true;
-  return buf.size();
+  out.body = message.body();
+  out.complete = parser.is_done();
+  return out.complete ? used : 0;
 }
 
 class Client {

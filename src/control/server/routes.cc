@@ -148,12 +148,13 @@ std::pair<uint64_t, uint64_t> own_resources() {
   uint64_t rss = 0;
   std::ifstream statm("/proc/self/statm");
   uint64_t size = 0, resident = 0;
-  if (statm >> size >> resident) rss = resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const long page = ::sysconf(_SC_PAGESIZE);  // -1 only where pages have no fixed size
+  if (page > 0 && statm >> size >> resident) rss = resident * static_cast<uint64_t>(page);
   uint64_t fds = 0;
   if (DIR* d = ::opendir("/proc/self/fd")) {
     while (const auto* e = ::readdir(d)) fds += e->d_name[0] != '.';
-    ::closedir(d);
-    fds -= 1;  // the directory's own descriptor
+    fds -= 1;                         // the directory's own descriptor
+    if (::closedir(d) != 0) fds = 0;  // EBADF only: nothing to trust
   }
   return {rss, fds};
 }
