@@ -88,7 +88,9 @@ TEST(CtlOptions, NormalizePath) {
   EXPECT_EQ(normalize_path("/a/./b/../c//d/"), "/a/c/d");
   EXPECT_EQ(normalize_path("/.."), "/");
   const char* home = std::getenv("HOME");
-  if (home != nullptr) EXPECT_EQ(normalize_path("~/x"), normalize_path(std::string(home) + "/x"));
+  if (home != nullptr) {
+    EXPECT_EQ(normalize_path("~/x"), normalize_path(std::string(home) + "/x"));
+  }
   EXPECT_EQ(normalize_path("rel"),
             normalize_path(std::filesystem::current_path().string() + "/rel"));
 }
