@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -12,9 +11,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -61,44 +60,33 @@ struct SinkBody {
   };
 };
 
-// A connected socket as Beast's SyncWriteStream, so that http::write serializes onto it.
-class SocketWriter {
- public:
-  explicit SocketWriter(int fd) : fd_(fd) {}
-  template <class ConstBufferSequence>
-  std::size_t write_some(const ConstBufferSequence& buffers, beast::error_code& ec) {
-    iovec iov[16];
-    size_t count = 0;
-    for (auto it = asio::buffer_sequence_begin(buffers);
-         it != asio::buffer_sequence_end(buffers) && count < std::size(iov); ++it) {
-      const asio::const_buffer b(*it);
-      iov[count++] = {const_cast<void*>(b.data()), b.size()};
-    }
-    msghdr message{};
-    message.msg_iov = iov;
-    message.msg_iovlen = count;
-    ssize_t n;
-    do {
-      n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);  // a closed peer is an error, not SIGPIPE
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      ec.assign(errno, beast::system_category());
-      return 0;
-    }
-    ec = {};
-    return static_cast<std::size_t>(n);
+// The whole of `bytes` onto a connected socket; a closed peer is an error, not SIGPIPE.
+void send_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw HttpError(errno, fmt::format("send: {}", errno_text(errno)));
+    bytes.remove_prefix(static_cast<size_t>(n));
   }
-  template <class ConstBufferSequence>
-  std::size_t write_some(const ConstBufferSequence& buffers) {
-    beast::error_code ec;
-    const auto n = write_some(buffers, ec);
-    if (ec) throw beast::system_error(ec);
-    return n;
-  }
+}
 
- private:
-  int fd_;
-};
+// The request head as Beast's serializer writes it. An empty body keeps to the serializer
+// the probe already uses (one copy of its code in the binary); the body follows as it is.
+std::string serialize_head(http::request<http::empty_body>& request) {
+  http::serializer<true, http::empty_body> serializer(request);
+  std::string head;
+  beast::error_code ec;
+  while (!ec && !serializer.is_done()) {
+    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        head.append(static_cast<const char*>(b.data()), b.size());
+      }
+      serializer.consume(beast::buffer_bytes(buffers));
+    });
+  }
+  if (ec) throw HttpError(0, fmt::format("cannot write the request: {}", ec.message()));
+  return head;
+}
 
 // close() of a socket we own fails only for a bad descriptor (a bug) or EINTR, after which
 // Linux has closed it anyway: there is nothing to recover.
@@ -316,30 +304,33 @@ int HttpClient::connect_socket() const {
 
 void HttpClient::send_request(int fd, std::string_view method, std::string_view target,
                               std::string_view body, std::string_view content_type) const {
-  http::request<http::string_body> request;
-  request.method_string(view(method));
-  request.target(view(target));
-  request.version(11);
   std::string host = url_.unix_socket ? "localhost" : url_.host;
   if (host.find(':') != std::string::npos) host = fmt::format("[{}]", host);
   if (!url_.unix_socket && url_.port != 80) host = fmt::format("{}:{}", host, url_.port);
-  request.set(http::field::host, host);
-  request.set(http::field::user_agent, fmt::format("podvisor-ctl/{}", PODVISOR_VERSION));
+  std::vector<std::pair<http::field, std::string>> fields = {
+      {http::field::host, std::move(host)},
+      {http::field::user_agent, fmt::format("podvisor-ctl/{}", PODVISOR_VERSION)}};
   if (credentials_) {
-    request.set(http::field::authorization,
-                fmt::format("Basic {}", base64_encode(fmt::format("{}:{}", credentials_->username,
-                                                                  credentials_->password))));
+    fields.emplace_back(
+        http::field::authorization,
+        fmt::format("Basic {}", base64_encode(fmt::format("{}:{}", credentials_->username,
+                                                          credentials_->password))));
   }
   if (!content_type.empty()) {
-    request.set(http::field::content_type, view(content_type));
-    request.set(http::field::accept, view(content_type));
+    fields.emplace_back(http::field::content_type, content_type);
+    fields.emplace_back(http::field::accept, content_type);
   }
-  if (method != "GET" || !body.empty()) request.content_length(body.size());
-  request.body() = std::string(body);
-  SocketWriter writer(fd);
-  beast::error_code ec;
-  http::write(writer, request, ec);
-  if (ec) throw HttpError(ec.value(), fmt::format("send: {}", ec.message()));
+  if (method != "GET" || !body.empty()) {
+    fields.emplace_back(http::field::content_length, std::to_string(body.size()));
+  }
+  http::request<http::empty_body> request;
+  request.method_string(view(method));
+  request.target(view(target));
+  request.version(11);
+  for (const auto& [name, value] : fields) request.insert(name, view(value));  // in this order
+  auto bytes = serialize_head(request);
+  bytes.append(body);
+  send_all(fd, bytes);
 }
 
 HttpResponse HttpClient::request(std::string_view method, std::string_view target,
