@@ -65,13 +65,16 @@ void send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw HttpError(errno, fmt::format("send: {}", errno_text(errno)));
+    if (n < 0) {
+      const int error = errno;
+      throw HttpError(error, fmt::format("send: {}", errno_text(error)));
+    }
     bytes.remove_prefix(static_cast<size_t>(n));
   }
 }
 
-// The request head as Beast's serializer writes it. An empty body keeps to the serializer
-// the probe already uses (one copy of its code in the binary); the body follows as it is.
+// The request head as Beast's serializer writes it; the body follows as it is. An empty body
+// shares the serializer's instantiation with the probe's request (binary size).
 std::string serialize_head(http::request<http::empty_body>& request) {
   http::serializer<true, http::empty_body> serializer(request);
   std::string head;
@@ -109,7 +112,10 @@ ssize_t receive(int fd, char* buf, size_t size) {
 // interrupt it (SIGINT is blocked while its own handler is set), so EINTR is an error too.
 int connect_to(const sockaddr* address, socklen_t length) {
   const int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw ConnectError(errno, fmt::format("socket: {}", errno_text(errno)));
+  if (fd < 0) {
+    const int error = errno;
+    throw ConnectError(error, fmt::format("socket: {}", errno_text(error)));
+  }
   if (::connect(fd, address, length) == 0) return fd;
   const int error = errno;
   close_socket(fd);
