@@ -72,10 +72,15 @@ TEST(ResponseParser, Chunked) {
 }
 
 TEST(ResponseParser, BodyToTheEndOfTheConnection) {
-  const auto r = parse("HTTP/1.0 200 OK\nServer: medusa\n\nall of it", 4, /*eof=*/true);
+  const auto r = parse("HTTP/1.0 200 OK\r\nServer: medusa\r\n\r\nall of it", 4, /*eof=*/true);
   EXPECT_TRUE(r.done);
   EXPECT_EQ(r.body, "all of it");
   EXPECT_FALSE(r.keep_alive);
+  // HTTP/1.1 without a length or chunking runs to the end too, and ends the connection.
+  const auto r11 = parse("HTTP/1.1 200 OK\r\n\r\nrest", 3, /*eof=*/true);
+  EXPECT_TRUE(r11.done);
+  EXPECT_EQ(r11.body, "rest");
+  EXPECT_FALSE(r11.keep_alive);
 }
 
 TEST(ResponseParser, ConnectionHeaders) {
@@ -98,14 +103,31 @@ TEST(ResponseParser, SkipsInterimResponsesAndEmptyBodies) {
 }
 
 TEST(ResponseParser, RejectsWhatIsNotHttp) {
+  // A whole head (or chunk line) that is wrong fails as soon as it is read.
   for (const char* bad :
-       {"SSH-2.0-OpenSSH\r\n", "HTTP/1.1 2000 OK\r\n", "HTTP/1.1\r\n",
-        "HTTP/1.1 200 OK\r\nno colon\r\n", "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+       {"SSH-2.0-OpenSSH\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n"}) {
     ResponseParser p;
     EXPECT_THROW(p.feed(bad, [](std::string_view) {}), HttpError) << bad;
   }
+  // Beast reads a head whole, so a wrong first line alone fails by the end of the input.
+  for (const char* bad : {"SSH-2.0-OpenSSH\r\n", "HTTP/1.1 2000 OK\r\n", "HTTP/1.1\r\n",
+                          "HTTP/1.1 200 OK\r\nno colon\r\n"}) {
+    ResponseParser p;
+    EXPECT_THROW(
+        {
+          p.feed(bad, [](std::string_view) {});
+          p.end_of_input();
+        },
+        HttpError)
+        << bad;
+  }
+  // Bare LF line ends: Beast takes CRLF only (supervisord's medusa and podvisor send CRLF).
+  ResponseParser bare_lf;
+  EXPECT_THROW(bare_lf.feed("HTTP/1.0 200 OK\nServer: medusa\n\nall", [](std::string_view) {}),
+               HttpError);
   ResponseParser endless;
   EXPECT_THROW(
       endless.feed("HTTP/1.1 200 OK\r\nX: " + std::string(100000, 'a'), [](std::string_view) {}),

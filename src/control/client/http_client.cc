@@ -1,6 +1,5 @@
 #include "control/client/http_client.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,39 +8,118 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include "control/wire/base64.h"
+#include "os/address.h"
 
 namespace podvisor::control {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 
 std::string errno_text(int error) { return std::strerror(error); }
 
+beast::string_view view(std::string_view s) { return {s.data(), s.size()}; }
+
+// A response body handed to the caller as Beast decodes it, never held.
+struct SinkBody {
+  struct value_type {
+    const BodySink* sink = nullptr;
+  };
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        (*body_.sink)(std::string_view(static_cast<const char*>(b.data()), b.size()));
+        n += b.size();
+      }
+      return n;
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+// The whole of `bytes` onto a connected socket; a closed peer is an error, not SIGPIPE.
 void send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw HttpError(errno, fmt::format("send: {}", errno_text(errno)));
+    if (n < 0) {
+      const int error = errno;
+      throw HttpError(error, fmt::format("send: {}", errno_text(error)));
+    }
     bytes.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+// The request head as Beast's serializer writes it; the body follows as it is. An empty body
+// shares the serializer's instantiation with the probe's request (binary size).
+std::string serialize_head(http::request<http::empty_body>& request) {
+  http::serializer<true, http::empty_body> serializer(request);
+  std::string head;
+  beast::error_code ec;
+  while (!ec && !serializer.is_done()) {
+    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
+      for (const auto b : beast::buffers_range_ref(buffers)) {
+        head.append(static_cast<const char*>(b.data()), b.size());
+      }
+      serializer.consume(beast::buffer_bytes(buffers));
+    });
+  }
+  if (ec) throw HttpError(0, fmt::format("cannot write the request: {}", ec.message()));
+  return head;
+}
+
+// close() of a socket we own fails only for a bad descriptor (a bug) or EINTR, after which
+// Linux has closed it anyway: there is nothing to recover.
+void close_socket(int fd) {
+  if (::close(fd) != 0 && errno != EINTR) {
+    fmt::print(stderr, "podvisor ctl: close: {}\n", errno_text(errno));
+  }
+}
+
+// One recv(); the byte count, 0 at the end of the connection, or -errno.
+ssize_t receive(int fd, char* buf, size_t size) {
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf, size, 0);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+}
+
+// connect() to one address: the socket, or -errno. ctl installs no signal handler that could
+// interrupt it (SIGINT is blocked while its own handler is set), so EINTR is an error too.
+int connect_to(const sockaddr* address, socklen_t length) {
+  const int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    const int error = errno;
+    throw ConnectError(error, fmt::format("socket: {}", errno_text(error)));
+  }
+  if (::connect(fd, address, length) == 0) return fd;
+  const int error = errno;
+  close_socket(fd);
+  return -error;
 }
 
 }  // namespace
@@ -90,142 +168,89 @@ std::optional<ServerUrl> parse_server_url(std::string_view url) {
 
 std::string HttpResponse::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (iequals(k, name)) return v;
+    if (beast::iequals(k, view(name))) return v;
   }
   return {};
 }
 
 // --- ResponseParser
 
-std::string_view ResponseParser::feed(std::string_view data,
-                                      const std::function<void(std::string_view)>& on_body) {
-  while (!data.empty() && state_ != State::kDone) {
-    switch (state_) {
-      case State::kStatus:
-      case State::kHeaders:
-      case State::kChunkSize:
-      case State::kChunkEnd:
-      case State::kTrailer: {
-        const auto nl = data.find('\n');
-        line_.append(data.substr(0, nl));
-        if (line_.size() > kMaxHead) throw HttpError(0, "response head too large");
-        if (nl == std::string_view::npos) return {};
-        data.remove_prefix(nl + 1);
-        std::string line = std::move(line_);
-        line_.clear();
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (state_ == State::kChunkSize) {
-          if (line.empty()) break;  // tolerate a stray CRLF before a size line
-          const auto hex = trim(std::string_view(line).substr(0, line.find(';')));
-          uint64_t size = 0;
-          const auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
-          if (hex.empty() || ec != std::errc() || end != hex.data() + hex.size()) {
-            throw HttpError(0, fmt::format("bad chunk size line '{}'", line));
-          }
-          remaining_ = size;
-          state_ = size == 0 ? State::kTrailer : State::kChunkData;
-        } else if (state_ == State::kChunkEnd) {
-          if (!line.empty()) throw HttpError(0, "chunk not followed by CRLF");
-          state_ = State::kChunkSize;
-        } else if (state_ == State::kTrailer) {
-          if (line.empty()) state_ = State::kDone;
-        } else {
-          head_line(line);
-        }
-        break;
-      }
-      case State::kBody:
-      case State::kChunkData: {
-        auto take = data;
-        if (!until_close_) {
-          take = data.substr(0, static_cast<size_t>(std::min<uint64_t>(remaining_, data.size())));
-          remaining_ -= take.size();
-        }
-        if (!take.empty()) on_body(take);
-        data.remove_prefix(take.size());
-        if (!until_close_ && remaining_ == 0) {
-          state_ = state_ == State::kBody ? State::kDone : State::kChunkEnd;
-        }
-        break;
-      }
-      case State::kDone:
-        break;
-    }
+struct ResponseParser::State {
+  State() { restart(); }
+  void restart() {
+    parser.emplace();
+    parser->header_limit(kMaxHead);
+    // `tail -f` streams without end. Not boost::none: Beast 1.74 compares a length with an
+    // empty limit as if it were exceeded.
+    parser->body_limit(std::numeric_limits<std::uint64_t>::max());
   }
-  return data;
+  std::optional<http::response_parser<SinkBody>> parser;
+  std::string pending;  // what Beast has not taken yet: an incomplete head or chunk line
+  HttpResponse head;
+  bool head_done = false;
+  bool done = false;
+  bool received = false;
+};
+
+ResponseParser::ResponseParser() : state_(std::make_unique<State>()) {}
+ResponseParser::~ResponseParser() = default;
+
+bool ResponseParser::head_done() const { return state_->head_done; }
+bool ResponseParser::done() const { return state_->done; }
+const HttpResponse& ResponseParser::head() const { return state_->head; }
+bool ResponseParser::keep_alive() const {
+  return !state_->head_done || state_->parser->keep_alive();
 }
 
-void ResponseParser::head_line(std::string_view line) {
-  if (state_ == State::kStatus) {
-    if (line.empty()) return;  // tolerated before the status line
-    if (!line.starts_with("HTTP/")) throw HttpError(0, fmt::format("not HTTP: '{}'", line));
-    const auto sp = line.find(' ');
-    if (sp == std::string_view::npos) throw HttpError(0, fmt::format("bad status line '{}'", line));
-    const auto version = line.substr(0, sp);
-    auto rest = line.substr(sp + 1);
-    const auto sp2 = rest.find(' ');
-    const auto code = rest.substr(0, sp2);
-    int status = 0;
-    const auto [end, ec] = std::from_chars(code.data(), code.data() + code.size(), status);
-    if (code.size() != 3 || ec != std::errc() || end != code.data() + code.size()) {
-      throw HttpError(0, fmt::format("bad status line '{}'", line));
+std::string_view ResponseParser::feed(std::string_view data, const BodySink& on_body) {
+  auto& s = *state_;
+  if (s.done) return data;
+  s.received = s.received || !data.empty();
+  s.pending.append(data);
+  std::string_view input = s.pending;
+  while (!input.empty() && !s.done) {
+    s.parser->get().body().sink = &on_body;
+    beast::error_code ec;
+    const auto used = s.parser->put(asio::const_buffer(input.data(), input.size()), ec);
+    input.remove_prefix(used);
+    if (ec == http::error::need_more) break;
+    if (ec) throw HttpError(0, fmt::format("bad response: {}", ec.message()));
+    if (!s.head_done && s.parser->is_header_done()) {
+      const auto& message = s.parser->get();
+      if (message.result_int() / 100 == 1) {  // 100 Continue and the like: the next one counts
+        s.restart();
+        continue;
+      }
+      s.head.status = static_cast<int>(message.result_int());
+      s.head.reason = std::string(message.reason());
+      for (const auto& f : message) {
+        s.head.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      }
+      s.head_done = true;
     }
-    head_ = HttpResponse{};
-    head_.status = status;
-    head_.reason = sp2 == std::string_view::npos ? "" : std::string(rest.substr(sp2 + 1));
-    keep_alive_ = version != "HTTP/1.0";
-    state_ = State::kHeaders;
-    return;
+    s.done = s.parser->is_done();
+    if (used == 0 && !s.done) break;
   }
-  if (!line.empty()) {
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      throw HttpError(0, fmt::format("bad header line '{}'", line));
-    }
-    head_.headers.emplace_back(std::string(line.substr(0, colon)),
-                               std::string(trim(line.substr(colon + 1))));
-    return;
-  }
-  // The end of the head.
-  if (head_.status >= 100 && head_.status < 200) {  // 100 Continue and the like: skip
-    state_ = State::kStatus;
-    return;
-  }
-  const auto connection = head_.header("Connection");
-  if (iequals(connection, "close")) keep_alive_ = false;
-  if (iequals(connection, "keep-alive")) keep_alive_ = true;
-  const auto encoding = head_.header("Transfer-Encoding");
-  const auto length = head_.header("Content-Length");
-  if (head_.status == 204 || head_.status == 304) {
-    state_ = State::kDone;
-  } else if (!encoding.empty() && iequals(trim(encoding), "chunked")) {
-    chunked_ = true;
-    state_ = State::kChunkSize;
-  } else if (!length.empty()) {
-    uint64_t n = 0;
-    const auto t = trim(length);
-    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
-    if (ec != std::errc() || end != t.data() + t.size()) {
-      throw HttpError(0, fmt::format("bad Content-Length '{}'", length));
-    }
-    remaining_ = n;
-    state_ = n == 0 ? State::kDone : State::kBody;
-  } else {
-    until_close_ = true;
-    keep_alive_ = false;
-    state_ = State::kBody;
-  }
+  // What follows a complete response is the tail of this piece: an earlier piece's bytes
+  // left pending belong to an unfinished head or chunk line of this response.
+  const size_t rest = std::min(input.size(), data.size());
+  s.pending.erase(0, s.pending.size() - input.size());
+  if (!s.done) return {};
+  s.pending.clear();
+  return data.substr(data.size() - rest);
 }
 
 void ResponseParser::end_of_input() {
-  if (state_ == State::kDone) return;
-  if (state_ == State::kBody && until_close_) {
-    state_ = State::kDone;
+  auto& s = *state_;
+  if (s.done) return;
+  beast::error_code ec = http::error::partial_message;
+  if (s.head_done) s.parser->put_eof(ec);
+  if (!ec && s.parser->is_done()) {
+    s.done = true;
     return;
   }
-  throw HttpError(0, state_ == State::kStatus && line_.empty()
-                         ? "the server closed the connection without answering"
-                         : "the server closed the connection in the middle of its answer");
+  throw HttpError(0, s.received ? "the server closed the connection in the middle of its answer"
+                                : "the server closed the connection without answering");
 }
 
 // --- HttpClient
@@ -236,97 +261,86 @@ HttpClient::HttpClient(ServerUrl url, std::optional<Credentials> credentials)
 HttpClient::~HttpClient() { close(); }
 
 void HttpClient::close() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) close_socket(fd_);
   fd_ = -1;
 }
 
 int HttpClient::connect_socket() const {
-  auto attempt = [](int family, const sockaddr* addr, socklen_t len) -> int {
-    const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw ConnectError(errno, fmt::format("socket: {}", errno_text(errno)));
-    while (::connect(fd, addr, len) != 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      ::close(fd);
-      return -error;
-    }
-    return fd;
-  };
   if (url_.unix_socket) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (url_.path.size() >= sizeof addr.sun_path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (url_.path.size() >= sizeof address.sun_path) {
       throw ConnectError(ENAMETOOLONG, fmt::format("{}: AF_UNIX path too long", url_.path));
     }
-    std::memcpy(addr.sun_path, url_.path.data(), url_.path.size());
-    const int r = attempt(AF_UNIX, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    std::memcpy(address.sun_path, url_.path.data(), url_.path.size());
+    const int r = connect_to(reinterpret_cast<const sockaddr*>(&address), sizeof address);
     if (r < 0) throw ConnectError(-r, fmt::format("{}: {}", url_.path, errno_text(-r)));
     return r;
   }
-  // No resolver in a static binary: numeric addresses, and localhost as the loopback.
-  std::vector<std::string> candidates;
+  // localhost is the loopback of either family, tried in the order a resolver gives them.
+  std::vector<asio::ip::address> candidates;
   if (url_.host.empty() || url_.host == "localhost") {
-    candidates = {"127.0.0.1", "::1"};
+    candidates = {asio::ip::address_v4::loopback(), asio::ip::address_v6::loopback()};
+  } else if (const auto address = os::parse_host(url_.host)) {
+    candidates = {*address};
   } else {
-    candidates = {url_.host};
+    throw ConnectError(0, fmt::format("cannot resolve host '{}': podvisor ctl takes numeric "
+                                      "addresses and localhost only",
+                                      url_.host));
   }
   int last_error = 0;
-  for (const auto& host : candidates) {
-    sockaddr_in v4{};
-    sockaddr_in6 v6{};
-    int r = 0;
-    if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
-      v4.sin_family = AF_INET;
-      v4.sin_port = htons(url_.port);
-      r = attempt(AF_INET, reinterpret_cast<const sockaddr*>(&v4), sizeof v4);
-    } else if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
-      v6.sin6_family = AF_INET6;
-      v6.sin6_port = htons(url_.port);
-      r = attempt(AF_INET6, reinterpret_cast<const sockaddr*>(&v6), sizeof v6);
-    } else {
-      throw ConnectError(0, fmt::format("cannot resolve host '{}': podvisor ctl takes numeric "
-                                        "addresses and localhost only",
-                                        url_.host));
+  for (const auto& address : candidates) {
+    const asio::ip::tcp::endpoint endpoint(address, url_.port);
+    const int fd = connect_to(endpoint.data(), static_cast<socklen_t>(endpoint.size()));
+    if (fd < 0) {
+      last_error = -fd;
+      continue;
     }
-    if (r >= 0) {
-      const int one = 1;
-      setsockopt(r, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      return r;
+    const int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+      const int error = errno;
+      close_socket(fd);
+      throw ConnectError(error, fmt::format("setsockopt TCP_NODELAY: {}", errno_text(error)));
     }
-    last_error = -r;
+    return fd;
   }
   throw ConnectError(last_error,
                      fmt::format("{}:{}: {}", url_.host, url_.port, errno_text(last_error)));
 }
 
-std::string HttpClient::request_head(std::string_view method, std::string_view target,
-                                     size_t length, std::string_view content_type) const {
+void HttpClient::send_request(int fd, std::string_view method, std::string_view target,
+                              std::string_view body, std::string_view content_type) const {
   std::string host = url_.unix_socket ? "localhost" : url_.host;
   if (host.find(':') != std::string::npos) host = fmt::format("[{}]", host);
   if (!url_.unix_socket && url_.port != 80) host = fmt::format("{}:{}", host, url_.port);
-  auto head = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: podvisor-ctl/{}\r\n", method,
-                          target, host, PODVISOR_VERSION);
+  std::vector<std::pair<http::field, std::string>> fields = {
+      {http::field::host, std::move(host)},
+      {http::field::user_agent, fmt::format("podvisor-ctl/{}", PODVISOR_VERSION)}};
   if (credentials_) {
-    head += fmt::format(
-        "Authorization: Basic {}\r\n",
-        base64_encode(fmt::format("{}:{}", credentials_->username, credentials_->password)));
+    fields.emplace_back(
+        http::field::authorization,
+        fmt::format("Basic {}", base64_encode(fmt::format("{}:{}", credentials_->username,
+                                                          credentials_->password))));
   }
   if (!content_type.empty()) {
-    head += fmt::format("Content-Type: {}\r\nAccept: {}\r\n", content_type, content_type);
+    fields.emplace_back(http::field::content_type, content_type);
+    fields.emplace_back(http::field::accept, content_type);
   }
-  if (method != "GET" || length != 0) head += fmt::format("Content-Length: {}\r\n", length);
-  head += "\r\n";
-  return head;
+  if (method != "GET" || !body.empty()) {
+    fields.emplace_back(http::field::content_length, std::to_string(body.size()));
+  }
+  http::request<http::empty_body> request;
+  request.method_string(view(method));
+  request.target(view(target));
+  request.version(11);
+  for (const auto& [name, value] : fields) request.insert(name, view(value));  // in this order
+  auto bytes = serialize_head(request);
+  bytes.append(body);
+  send_all(fd, bytes);
 }
 
 HttpResponse HttpClient::request(std::string_view method, std::string_view target,
                                  std::string_view body, std::string_view content_type) {
-  auto bytes = request_head(method, target, body.size(), content_type);
-  bytes.append(body);
-  return exchange(bytes);
-}
-
-HttpResponse HttpClient::exchange(const std::string& bytes) {
   // A kept connection the server has meanwhile closed fails at once and without an answer:
   // then the request goes again on a new one (the server never saw it).
   for (int attempt = 0;; ++attempt) {
@@ -336,7 +350,7 @@ HttpResponse HttpClient::exchange(const std::string& bytes) {
     }
     const bool may_retry = reused_ && attempt == 0;
     try {
-      send_all(fd_, bytes);
+      send_request(fd_, method, target, body, content_type);
     } catch (const HttpError&) {
       close();
       if (may_retry) continue;
@@ -345,15 +359,15 @@ HttpResponse HttpClient::exchange(const std::string& bytes) {
     ResponseParser parser;
     HttpResponse response;
     bool got_bytes = false;
-    char buf[16384];
     while (!parser.done()) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n < 0 && errno == EINTR) continue;
+      char buf[16384];
+      const ssize_t n = receive(fd_, buf, sizeof buf);
       if (n <= 0) {
-        const int error = n < 0 ? errno : 0;
         if (may_retry && !got_bytes) break;  // a stale kept connection: once more
         close();
-        if (error != 0) throw HttpError(error, fmt::format("recv: {}", errno_text(error)));
+        if (n < 0)
+          throw HttpError(static_cast<int>(-n),
+                          fmt::format("recv: {}", errno_text(static_cast<int>(-n))));
         parser.end_of_input();  // throws unless the body runs to the end of the connection
         break;
       }
@@ -361,7 +375,7 @@ HttpResponse HttpClient::exchange(const std::string& bytes) {
       parser.feed(std::string_view(buf, static_cast<size_t>(n)),
                   [&](std::string_view data) { response.body.append(data); });
     }
-    if (!parser.done()) {  // closed before answering a reused connection: once more
+    if (!parser.done()) {  // closed before answering on a reused connection: once more
       close();
       continue;
     }
@@ -378,31 +392,28 @@ HttpResponse HttpClient::exchange(const std::string& bytes) {
 }
 
 std::unique_ptr<HttpClient::Stream> HttpClient::stream(std::string_view target) {
-  auto s = std::unique_ptr<Stream>(new Stream());
-  s->fd_ = connect_socket();
-  send_all(s->fd_, request_head("GET", target, 0, {}));
+  auto s = std::unique_ptr<Stream>(new Stream(connect_socket()));
+  send_request(s->fd_, "GET", target, {}, {});
   return s;
 }
 
-HttpClient::Stream::~Stream() {
-  if (fd_ >= 0) ::close(fd_);
-}
+HttpClient::Stream::~Stream() { close_socket(fd_); }
 
-bool HttpClient::Stream::read(const std::function<void(std::string_view)>& on_body) {
+bool HttpClient::Stream::read(const BodySink& on_body) {
   if (ended_) return false;
   char buf[16384];
-  ssize_t n;
-  do {
-    n = ::recv(fd_, buf, sizeof buf, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) throw HttpError(errno, fmt::format("recv: {}", errno_text(errno)));
+  const ssize_t n = receive(fd_, buf, sizeof buf);
+  if (n < 0) {
+    throw HttpError(static_cast<int>(-n),
+                    fmt::format("recv: {}", errno_text(static_cast<int>(-n))));
+  }
   if (n == 0) {
     ended_ = true;
     parser_.end_of_input();
     return false;
   }
   parser_.feed(std::string_view(buf, static_cast<size_t>(n)), on_body);
-  if (parser_.done()) ended_ = true;
+  ended_ = parser_.done();
   return !ended_;
 }
 

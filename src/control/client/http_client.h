@@ -1,6 +1,6 @@
-// The client side of the control socket: a small synchronous HTTP/1.1 client over a unix
-// socket or TCP (numeric addresses and localhost only: the static binary has no resolver),
-// with basic auth, and supervisord's XML-RPC calls on top of it. For `podvisor ctl`.
+// The client side of the control socket for `podvisor ctl`: a synchronous HTTP/1.1 client on
+// Beast over a unix socket or TCP (numeric addresses and localhost only: the static binary
+// has no resolver), with basic auth, and supervisord's XML-RPC calls on top of it.
 #pragma once
 
 #include <cstdint>
@@ -57,36 +57,37 @@ struct Credentials {
   std::string password;
 };
 
-// Incremental parser of one HTTP/1.1 response: status line, headers, then a body delimited
-// by Content-Length, chunked encoding, or the end of the connection.
+// What receives a response's body bytes as they are decoded.
+using BodySink = std::function<void(std::string_view)>;
+
+// One HTTP/1.1 response read incrementally with Beast's parser: status line, headers, then a
+// body delimited by Content-Length, chunked encoding, or the end of the connection; interim
+// (1xx) responses are skipped.
 class ResponseParser {
  public:
-  // Consumes data; body bytes go to on_body as they are decoded. Returns the bytes not used
-  // (what follows a complete response). Throws HttpError on malformed input.
-  std::string_view feed(std::string_view data,
-                        const std::function<void(std::string_view)>& on_body);
+  ResponseParser();
+  ~ResponseParser();
+  ResponseParser(const ResponseParser&) = delete;
+  ResponseParser& operator=(const ResponseParser&) = delete;
+
+  // Consumes data; body bytes go to on_body as they are decoded. Returns the tail of data
+  // that follows a complete response. Throws HttpError on malformed input.
+  std::string_view feed(std::string_view data, const BodySink& on_body);
   // The connection ended: completes a body that runs to the end of the connection, otherwise
   // throws HttpError if the response is incomplete.
   void end_of_input();
-  bool head_done() const { return state_ > State::kHeaders; }
-  bool done() const { return state_ == State::kDone; }
+  bool head_done() const;
+  bool done() const;
   // Status, reason and headers (body left empty).
-  const HttpResponse& head() const { return head_; }
+  const HttpResponse& head() const;
   // Whether the server keeps the connection open after this response.
-  bool keep_alive() const { return keep_alive_; }
+  bool keep_alive() const;
 
   static constexpr size_t kMaxHead = 64 * 1024;
 
  private:
-  enum class State { kStatus, kHeaders, kBody, kChunkSize, kChunkData, kChunkEnd, kTrailer, kDone };
-  void head_line(std::string_view line);
-  State state_ = State::kStatus;
-  HttpResponse head_;
-  std::string line_;  // an incomplete line
-  uint64_t remaining_ = 0;
-  bool chunked_ = false;
-  bool until_close_ = false;
-  bool keep_alive_ = true;
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // One connection at a time, kept open between requests (as supervisorctl's transport does)
@@ -102,34 +103,36 @@ class HttpClient {
   HttpResponse request(std::string_view method, std::string_view target, std::string_view body = {},
                        std::string_view content_type = {});
 
-  // Starts a GET whose body is read as it comes, on a connection of its own: call read()
-  // when fd() is readable until it returns false (the response ended or the server closed).
-  // Throws ConnectError or HttpError.
+  // A GET whose body is read as it comes, on a connection of its own: call read() when fd()
+  // is readable until it returns false (the response ended or the server closed).
   class Stream {
    public:
     ~Stream();
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
     int fd() const { return fd_; }
     // Reads what is available (blocking until something is); status and headers come first:
     // see head(). Body bytes go to on_body. False once the response is over.
-    bool read(const std::function<void(std::string_view)>& on_body);
+    bool read(const BodySink& on_body);
     bool head_done() const { return parser_.head_done(); }
     const HttpResponse& head() const { return parser_.head(); }
 
    private:
     friend class HttpClient;
-    int fd_ = -1;
+    explicit Stream(int fd) : fd_(fd) {}
+    int fd_;
     ResponseParser parser_;
     bool ended_ = false;
   };
+  // Throws ConnectError or HttpError.
   std::unique_ptr<Stream> stream(std::string_view target);
 
   const ServerUrl& url() const { return url_; }
 
  private:
   int connect_socket() const;
-  std::string request_head(std::string_view method, std::string_view target, size_t length,
-                           std::string_view content_type) const;
-  HttpResponse exchange(const std::string& bytes);
+  void send_request(int fd, std::string_view method, std::string_view target, std::string_view body,
+                    std::string_view content_type) const;
   void close();
 
   ServerUrl url_;

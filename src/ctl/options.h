@@ -1,0 +1,48 @@
+// supervisorctl's command line (Python getopt with its options) and the [supervisorctl]
+// section of its configuration file: where the server is, who we are, what to run.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace podvisor::ctl {
+
+struct Options {
+  std::string progname;  // how messages name the program: "supervisorctl", "podvisor ctl"
+  std::optional<std::string> configfile;
+  std::optional<std::string> serverurl;
+  std::optional<std::string> username;
+  std::optional<std::string> password;
+  std::optional<std::string> history_file;
+  bool interactive = false;
+  bool help = false;  // -h: print help_text() and exit 0
+  std::string prompt = "supervisor";
+  std::vector<std::string> args;  // the action and its arguments
+};
+
+// A wrong command line or configuration file: supervisorctl prints "Error: <what>" and a hint
+// at -h, and exits 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Python's getopt with supervisorctl's options: options end at the first argument that is
+// not one; long options may be abbreviated to a unique prefix. Stops at -h (o.help). Throws
+// UsageError.
+void parse_command_line(int argc, char** argv, Options& o);
+// The -h text, naming the program as o.progname.
+std::string help_text(const std::string& progname);
+// ClientOptions.read_config: the [supervisorctl] section of `file`, expanded as supervisorctl
+// does (%(here)s, %(ENV_X)s); values already given on the command line win. Throws
+// UsageError.
+void read_config(const std::string& file, Options& o);
+// The configuration file (-c, else the first default one) and the server URL it or, without
+// one, the sockets that exist give. Throws UsageError.
+void find_server(Options& o);
+// os.path.normpath(os.path.abspath(os.path.expanduser(path))).
+std::string normalize_path(std::string path);
+
+}  // namespace podvisor::ctl
