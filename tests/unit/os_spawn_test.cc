@@ -180,30 +180,40 @@ TEST_F(Spawn, ExitStatusIsTheChilds) {
   EXPECT_EQ(WEXITSTATUS(status), 7);
 }
 
-// execve fails in the child (the file is executable but no program): the errno travels
-// back over the close-on-exec pipe, and the child is reaped by spawn.
-TEST_F(Spawn, ExecFailureComesBackWithItsErrno) {
-  const auto path = executable("not-a-program", "just text, no #! line\n", 0755);
+// A command that cannot run, found out in the parent (lookup) or in the child (execve, whose
+// errno travels back over the close-on-exec pipe; spawn reaps that child): no pid, the
+// errno, and a flag that retrying will not help.
+struct Unusable {
+  const char* label;
+  const char* file_text;  // null: no such file
+  mode_t mode;
+  int error;
+};
+
+void PrintTo(const Unusable& u, std::ostream* os) { *os << u.label; }
+
+class UnusableCommand : public Spawn, public testing::WithParamInterface<Unusable> {};
+
+TEST_P(UnusableCommand, ReportsItsErrno) {
+  const auto& c = GetParam();
   SpawnRequest r;
-  r.argv = {path};
+  r.argv = {c.file_text ? executable("cmd", c.file_text, c.mode) : dir_ + "/missing"};
   const auto result = spawn(r);
   EXPECT_EQ(result.pid, -1);
-  EXPECT_EQ(result.error, ENOEXEC);
-  EXPECT_EQ(result.message, path + ": " + std::strerror(ENOEXEC));
+  EXPECT_EQ(result.error, c.error);
+  EXPECT_EQ(result.message, r.argv[0] + ": " + std::strerror(c.error));
   EXPECT_TRUE(result.command_unusable);
 }
 
-TEST_F(Spawn, MissingInterpreterIsUnusable) {
-  const auto path = executable("script", "#!/no/such/interpreter\n", 0755);
-  SpawnRequest r;
-  r.argv = {path};
-  const auto result = spawn(r);
-  EXPECT_EQ(result.pid, -1);
-  EXPECT_EQ(result.error, ENOENT);
-  EXPECT_TRUE(result.command_unusable);
-}
+INSTANTIATE_TEST_SUITE_P(
+    Cases, UnusableCommand,
+    testing::Values(Unusable{"NotAProgram", "just text, no #! line\n", 0755, ENOEXEC},
+                    Unusable{"MissingInterpreter", "#!/no/such/interpreter\n", 0755, ENOENT},
+                    Unusable{"NotExecutable", "#!/bin/sh\n", 0644, EACCES},
+                    Unusable{"Missing", nullptr, 0, ENOENT}),
+    [](const auto& param_info) { return std::string(param_info.param.label); });
 
-TEST_F(Spawn, MissingCommandIsFoundOutBeforeFork) {
+TEST_F(Spawn, CommandIsLookedUpInThePathItIsGiven) {
   SpawnRequest r;
   r.argv = {"podvisor-no-such-command"};
   r.env = {"PATH=" + dir_};
@@ -211,16 +221,6 @@ TEST_F(Spawn, MissingCommandIsFoundOutBeforeFork) {
   EXPECT_EQ(result.pid, -1);
   EXPECT_EQ(result.error, ENOENT);
   EXPECT_EQ(result.message, "podvisor-no-such-command: No such file or directory");
-  EXPECT_TRUE(result.command_unusable);
-}
-
-TEST_F(Spawn, NotExecutableIsUnusable) {
-  const auto path = executable("plain", "#!/bin/sh\n", 0644);
-  SpawnRequest r;
-  r.argv = {path};
-  const auto result = spawn(r);
-  EXPECT_EQ(result.pid, -1);
-  EXPECT_EQ(result.error, EACCES);
   EXPECT_TRUE(result.command_unusable);
 }
 
