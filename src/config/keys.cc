@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <map>
+#include <type_traits>
 
 #include "config/command.h"
 #include "os/address.h"
@@ -17,13 +18,13 @@ namespace {
 using Shown = std::optional<std::string>;
 using std::string_view;
 
-// supervisord's integers are Python's; podvisor bounds them where an int still holds them.
+// supervisord's integers are Python's (unbounded); podvisor has always capped them at 2^31.
 constexpr long kMaxInt = 1L << 31;
 constexpr long kDay = 86400;
 
 // What a [program] key's row shows: printed by check --print, reported by getAllConfigInfo,
 // applied in single-command mode.
-enum Use : unsigned { kApplied = 0, kSingle = 1, kPrinted = 2, kReported = 4 };
+enum Use : unsigned { kFileOnly = 0, kSingle = 1, kPrinted = 2, kReported = 4 };
 
 Key program_row(string_view name, Stage stage, unsigned use,
                 void (*apply)(ProgramSpec&, string_view), Shown (*print)(const ProgramSpec&),
@@ -206,9 +207,9 @@ std::chrono::milliseconds interval(string_view v) {
 std::vector<Key> program_rows() {
   constexpr unsigned all = kSingle | kPrinted | kReported;
   std::vector<Key> rows = {
-      program_row("process_name", Stage::kLoader, kApplied, nullptr, nullptr, nullptr),
-      program_row("numprocs", Stage::kLoader, kApplied, nullptr, nullptr, nullptr),
-      program_row("numprocs_start", Stage::kLoader, kApplied, nullptr, nullptr, nullptr),
+      program_row("process_name", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
+      program_row("numprocs", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
+      program_row("numprocs_start", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
       program_row(
           "command", Stage::kProcess, kPrinted | kReported,
           [](ProgramSpec& p, string_view v) { p.argv = split_command(v); },
@@ -371,14 +372,14 @@ std::vector<Key> program_rows() {
           },
           nullptr),
       program_row(
-          "log_prefix", Stage::kSection, kApplied,
+          "log_prefix", Stage::kSection, kFileOnly,
           [](ProgramSpec& p, string_view v) { p.log_prefix = parse_bool(v); }, nullptr, nullptr),
       program_row("serverurl", Stage::kNone, kReported, nullptr, nullptr,
                   [](const ProgramSpec&) { return InfoValue(std::string("none")); }),
-      program_row("log_format", Stage::kNone, kApplied, nullptr, nullptr, nullptr),
+      program_row("log_format", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr),
   };
   rows.insert(rows.end(), more.begin(), more.end());
-  Key gpu = program_row("gpu_free_memory", Stage::kNone, kApplied, nullptr, nullptr, nullptr);
+  Key gpu = program_row("gpu_free_memory", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr);
   gpu.not_yet = true;
   rows.push_back(gpu);
   return rows;
