@@ -2,52 +2,14 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <functional>
+#include "config/keys.h"
 
 namespace podvisor::config {
 namespace {
 
-const std::vector<std::string_view> kProgramKeys = {
-    "command", "process_name", "numprocs", "numprocs_start", "priority", "autostart", "startsecs",
-    "startretries", "autorestart", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup",
-    "killasgroup", "user", "redirect_stderr", "stdout_logfile", "stdout_logfile_maxbytes",
-    "stdout_logfile_backups", "stdout_capture_maxbytes", "stdout_events_enabled", "stdout_syslog",
-    "stderr_logfile", "stderr_logfile_maxbytes", "stderr_logfile_backups",
-    "stderr_capture_maxbytes", "stderr_events_enabled", "stderr_syslog", "environment", "directory",
-    "umask", "serverurl",
-    // podvisor's own keys (SPEC §3)
-    "ready", "ready_timeout", "ready_interval", "ready_status", "depends_on", "oneshot", "live",
-    "live_interval", "live_failures", "restart_reset", "backoff_max", "main", "gpu_free_memory",
-    "log_prefix", "log_format"};
-const std::vector<std::string_view> kSupervisordKeys = {
-    "logfile", "logfile_maxbytes", "logfile_backups", "loglevel", "pidfile", "umask", "nodaemon",
-    "silent", "minfds", "minprocs", "nocleanup", "childlogdir", "user", "directory", "strip_ansi",
-    "environment", "identifier",
-    // podvisor's own keys (SPEC §3, §7)
-    "exit_on_fatal", "require_gpu", "log_prefix", "log_format", "hold_on_fatal"};
-const std::vector<std::string_view> kUnixServerKeys = {"file",     "chmod",    "chown",
-                                                       "username", "password", "health_auth"};
-const std::vector<std::string_view> kInetServerKeys = {"port", "username", "password",
-                                                       "health_auth"};
-const std::vector<std::string_view> kCtlKeys = {"serverurl", "username", "password", "prompt",
-                                                "history_file"};
-const std::vector<std::string_view> kIncludeKeys = {"files"};
-const std::vector<std::string_view> kGroupKeys = {"programs", "priority"};
-const std::vector<std::string_view> kRpcKeys = {"supervisor.rpcinterface_factory"};
-const std::vector<std::string_view> kNoKeys = {};
-
-// The program keys single-command mode applies; the rest of the known keys are warned about.
-const std::vector<std::string_view> kSingleProgramKeys = {
-    "startsecs",     "startretries", "stopsignal",    "stopwaitsecs",  "stopasgroup",
-    "killasgroup",   "exitcodes",    "autorestart",   "environment",   "directory",
-    "restart_reset", "backoff_max",  "ready",         "ready_timeout", "ready_interval",
-    "ready_status",  "live",         "live_interval", "live_failures"};
-const std::vector<std::string_view> kSingleSupervisordKeys = {"loglevel", "environment"};
-
-bool contains(const std::vector<std::string_view>& keys, std::string_view key) {
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
-}
+// standard-supervisor's retry limit, whichever way single-command mode is given it
+// (PROCESS_MAX_START_RETRIES, --max-retries, [program:app] startretries): 0-100.
+int parse_max_retries(std::string_view v) { return static_cast<int>(parse_int(v, 0, 100)); }
 
 std::string section_name(std::string_view env_part) {
   std::string out;
@@ -64,19 +26,6 @@ std::string section_name(std::string_view env_part) {
 
 }  // namespace
 
-const std::vector<std::string_view>& known_keys(std::string_view section) {
-  const auto type = section.substr(0, section.find(':'));
-  if (type == "program" || type == "eventlistener" || type == "fcgi-program") return kProgramKeys;
-  if (type == "supervisord") return kSupervisordKeys;
-  if (type == "unix_http_server") return kUnixServerKeys;
-  if (type == "inet_http_server") return kInetServerKeys;
-  if (type == "supervisorctl") return kCtlKeys;
-  if (type == "include") return kIncludeKeys;
-  if (type == "group") return kGroupKeys;
-  if (type == "rpcinterface") return kRpcKeys;
-  return kNoKeys;
-}
-
 std::optional<EnvOverride> parse_override(std::string_view variable, std::string_view value) {
   constexpr std::string_view kPrefix = "SUPERVISOR_";
   if (!variable.starts_with(kPrefix)) return std::nullopt;
@@ -92,7 +41,7 @@ std::optional<EnvOverride> parse_override(std::string_view variable, std::string
     if (pos == 0 || rest[pos - 1] == '_') continue;
     const auto section = section_name(std::string_view(rest).substr(0, pos));
     const auto key = rest.substr(pos + 1);
-    if (contains(known_keys(section), key) && key.size() > best.key.size()) {
+    if (find_key(section, key) && key.size() > best.key.size()) {
       best.section = section;
       best.key = key;
     }
@@ -149,11 +98,11 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   program.autorestart = recovery ? Autorestart::kTrue : Autorestart::kFalse;
   if (retries_env) {
     apply("PROCESS_MAX_START_RETRIES", *retries_env,
-          [&](auto v) { program.startretries = static_cast<int>(parse_int(v, 0, 100)); });
+          [&](auto v) { program.startretries = parse_max_retries(v); });
   }
   if (cli.max_retries) {
     apply("--max-retries", *cli.max_retries,
-          [&](auto v) { program.startretries = static_cast<int>(parse_int(v, 0, 100)); });
+          [&](auto v) { program.startretries = parse_max_retries(v); });
   }
   if (log_level_env) {
     apply("LOG_LEVEL", *log_level_env, [&](auto v) { spec.loglevel = parse_loglevel(v); });
@@ -162,42 +111,25 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   // SUPERVISOR_* overrides are the most specific setting and win over PROCESS_* and LOG_LEVEL.
   bool stopasgroup_set = false, killasgroup_set = false;
   for (const auto& o : overrides) {
-    const auto& key = o.key;
+    const auto* key = o.section.empty() ? nullptr : find_key(o.section, o.key);
     auto set = [&](auto&& fn) { apply(o.variable, o.value, fn); };
-    if (o.section == "program:app" && contains(kSingleProgramKeys, key)) {
-      if (key == "startsecs") set([&](auto v) { program.startsecs = parse_seconds(v, 86400); });
-      if (key == "startretries") {
-        set([&](auto v) { program.startretries = static_cast<int>(parse_int(v, 0, 100)); });
-      }
-      if (key == "stopsignal") set([&](auto v) { program.stopsignal = parse_signal(v); });
-      if (key == "stopwaitsecs") {
-        set([&](auto v) { program.stopwaitsecs = parse_seconds(v, 86400); });
-      }
-      if (key == "stopasgroup") {
-        set([&](auto v) { program.stopasgroup = parse_bool(v); });
-        stopasgroup_set = true;
-      }
-      if (key == "killasgroup") {
-        set([&](auto v) { program.killasgroup = parse_bool(v); });
-        killasgroup_set = true;
-      }
-      if (key == "exitcodes") set([&](auto v) { program.exitcodes = parse_exitcodes(v); });
-      if (key == "autorestart") set([&](auto v) { program.autorestart = parse_autorestart(v); });
-      if (key == "environment") set([&](auto v) { program.environment = parse_environment(v); });
-      if (key == "directory") set([&](auto v) { program.directory = std::string(v); });
-      if (key == "restart_reset") {
-        set([&](auto v) { program.restart_reset = parse_seconds(v, 86400 * 365); });
-      }
-      if (key == "backoff_max") set([&](auto v) { program.backoff_max = parse_seconds(v, 86400); });
-      set([&](auto v) { apply_probe_key(program, key, v); });
-    } else if (o.section == "unix_http_server" || o.section == "inet_http_server") {
+    if (o.section == "program:app" && key->single_command) {
+      set([&](auto v) {
+        if (key->name == "startretries") {
+          program.startretries = parse_max_retries(v);
+        } else {
+          key->program(program, v);
+        }
+      });
+      stopasgroup_set |= key->name == "stopasgroup";
+      killasgroup_set |= key->name == "killasgroup";
+    } else if (key && key->server) {
       const bool inet = o.section == "inet_http_server";
       auto& server = inet ? spec.inet_server : spec.unix_server;
       if (!server) server.emplace();
-      set([&](auto v) { apply_server_key(*server, inet, key, v); });
-    } else if (o.section == "supervisord" && contains(kSingleSupervisordKeys, key)) {
-      if (key == "loglevel") set([&](auto v) { spec.loglevel = parse_loglevel(v); });
-      if (key == "environment") set([&](auto v) { spec.environment = parse_environment(v); });
+      set([&](auto v) { key->server(*server, v); });
+    } else if (o.section == "supervisord" && key->single_command) {
+      set([&](auto v) { key->supervisord(spec, v); });
     } else if (o.section.empty()) {
       warnings.push_back(
           fmt::format("{}: unknown setting (no known section and key), ignored", o.variable));

@@ -27,10 +27,6 @@ struct EnvOverride {
 };
 std::optional<EnvOverride> parse_override(std::string_view variable, std::string_view value);
 
-// The keys supervisord (and podvisor's extensions) know for a section, or empty for an
-// unknown section type.
-const std::vector<std::string_view>& known_keys(std::string_view section);
-
 struct CommandLine {
   std::vector<std::string> argv;
   std::optional<std::string> log_level;

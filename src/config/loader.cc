@@ -16,17 +16,12 @@
 #include <set>
 #include <sstream>
 
-#include "config/command.h"
 #include "config/env.h"
 #include "config/interpolate.h"
-#include "os/users.h"
+#include "config/keys.h"
 
 namespace podvisor::config {
 namespace {
-
-// Keys of podvisor's own that later versions serve; accepted, warned about, not applied.
-const std::set<std::string_view> kNotYetSupported = {"gpu_free_memory", "require_gpu",
-                                                     "hold_on_fatal"};
 
 std::string read_file(const std::string& path, const Location& from) {
   std::ifstream in(path, std::ios::binary);
@@ -93,14 +88,24 @@ class SectionReader {
 
   template <typename T, typename Parse>
   T get(const std::string& key, T fallback, Parse parse) const {
-    const auto* v = find(key);
-    if (!v) return fallback;
+    if (!find(key)) return fallback;
     const auto value = text(key, "");
     try {
       return parse(value);
     } catch (const ValueError& e) {
       throw fail(key, e.what());
     }
+  }
+
+  // Applies a table key when the section (or [DEFAULT]) sets it.
+  template <typename Spec>
+  void apply(const Key& key, void (*set)(Spec&, std::string_view), Spec& spec) const {
+    const std::string name(key.name);
+    if (!set || !find(name)) return;
+    get(name, true, [&](std::string_view v) {
+      set(spec, v);
+      return true;
+    });
   }
 
   ConfigError fail(const std::string& key, const std::string& message) const {
@@ -120,39 +125,23 @@ std::string location_text(const Location& l) {
 }
 
 void warn_keys(const IniSection& section, std::vector<std::string>& warnings) {
-  const auto& known = known_keys(section.name);
   for (const auto& [key, value] : section.values) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
+    const auto* known = find_key(section.name, key);
+    if (!known) {
       warnings.push_back(fmt::format("{}: [{}] unknown key '{}', ignored",
                                      location_text(value.where), section.name, key));
-    } else if (kNotYetSupported.count(key)) {
+    } else if (known->not_yet) {
       warnings.push_back(fmt::format("{}: [{}] {} is not supported by this version yet, ignored",
                                      location_text(value.where), section.name, key));
     }
   }
 }
 
-LogSpec read_log(const SectionReader& r, const std::string& stream) {
-  LogSpec log;
-  const auto key = stream + "_logfile";
-  const auto value = r.text(key, "AUTO");
-  const auto lower = to_lower(value);
-  if (lower == "auto") {
-    log.target = LogTarget::kAuto;
-  } else if (lower == "none" || lower == "syslog") {
-    log.target = LogTarget::kNone;
-  } else if (value == "/dev/stdout" || value == "/dev/fd/1" || value == "/proc/self/fd/1") {
-    log.target = LogTarget::kStdout;
-  } else if (value == "/dev/stderr" || value == "/dev/fd/2" || value == "/proc/self/fd/2") {
-    log.target = LogTarget::kStderr;
-  } else {
-    log.target = LogTarget::kFile;
-    log.path = value;
+// The [program] keys of one stage that the section sets, in the table's order.
+void apply_program_keys(const SectionReader& r, Stage stage, ProgramSpec& p) {
+  for (const auto& key : all_keys()) {
+    if (key.section == "program" && key.stage == stage) r.apply(key, key.program, p);
   }
-  log.maxbytes = r.get(stream + "_logfile_maxbytes", uint64_t{50 * 1024 * 1024}, parse_byte_size);
-  log.backups = r.get(stream + "_logfile_backups", 10,
-                      [](auto v) { return static_cast<int>(parse_int(v, 0, 1000)); });
-  return log;
 }
 
 void read_supervisord(const IniDocument& doc, const Expansions& names, SupervisorSpec& spec,
@@ -165,29 +154,9 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
     return;
   }
   SectionReader r(*section, doc.defaults, names);
-  spec.logfile = r.text("logfile", "supervisord.log");
-  spec.logfile_maxbytes = r.get("logfile_maxbytes", uint64_t{50 * 1024 * 1024}, parse_byte_size);
-  spec.logfile_backups =
-      r.get("logfile_backups", 10, [](auto v) { return static_cast<int>(parse_int(v, 0, 1000)); });
-  spec.loglevel = r.get("loglevel", LogLevel::kInfo, parse_loglevel);
-  spec.identifier = r.text("identifier", "supervisor");
-  spec.childlogdir = r.text("childlogdir", spec.childlogdir);
-  spec.nocleanup = r.get("nocleanup", false, parse_bool);
-  spec.umask = static_cast<int>(r.get("umask", 022u, parse_octal));
-  spec.user = r.text("user", "");
-  spec.directory = r.text("directory", "");
-  spec.minfds = r.get("minfds", 1024L, [](auto v) { return parse_int(v, 1, 1 << 30); });
-  spec.exit_on_fatal = r.get("exit_on_fatal", false, parse_bool);
-  if (r.has("log_prefix")) spec.log_prefix = r.get("log_prefix", true, parse_bool);
-  spec.log_format = r.get("log_format", LogFormat::kText, [](std::string_view v) {
-    const auto l = to_lower(trim(v));
-    if (l == "text") return LogFormat::kText;
-    if (l == "json") return LogFormat::kJson;
-    throw ValueError(fmt::format("'{}' is not a log format (text or json)", v));
-  });
-  spec.environment = r.get("environment", std::map<std::string, std::string>{}, parse_environment);
-  if (!spec.user.empty() && !os::find_user(spec.user)) {
-    throw r.fail("user", fmt::format("no such user '{}' in /etc/passwd", spec.user));
+  spec.logfile = "supervisord.log";
+  for (const auto& key : all_keys()) {
+    if (key.section == "supervisord") r.apply(key, key.supervisord, spec);
   }
 }
 
@@ -198,9 +167,11 @@ void read_servers(const IniDocument& doc, const Expansions& names, SupervisorSpe
     if (!section) continue;
     SectionReader r(*section, doc.defaults, names);
     HttpServerSpec server;
+    // Unknown keys are expanded too: a bad %(name)s is an error wherever it is.
     for (const auto& [key, value] : section->values) {
-      r.get(key, true, [&](auto v) {
-        apply_server_key(server, inet, key, v);
+      const auto* known = find_key(section->name, key);
+      r.get(key, true, [&](std::string_view v) {
+        if (known && known->server) known->server(server, v);
         return true;
       });
     }
@@ -332,51 +303,14 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
     base.program = program;
     base.group = group;
     base.where = location_text(section.where);
-    base.priority = r.get("priority", 999, [](auto v) {
-      return static_cast<int>(parse_int(v, -(1L << 31), (1L << 31) - 1));
-    });
-    base.autostart = r.get("autostart", true, parse_bool);
-    base.autorestart = r.get("autorestart", Autorestart::kUnexpected, parse_autorestart);
-    base.startsecs = r.get("startsecs", std::chrono::milliseconds(1s),
-                           [](auto v) { return parse_seconds(v, 1L << 31); });
-    base.startretries = r.get("startretries", 3,
-                              [](auto v) { return static_cast<int>(parse_int(v, 0, 1L << 31)); });
-    base.stopsignal = r.get("stopsignal", SIGTERM, parse_signal);
-    base.stopwaitsecs = r.get("stopwaitsecs", std::chrono::milliseconds(10s),
-                              [](auto v) { return parse_seconds(v, 1L << 31); });
-    base.stopasgroup = r.get("stopasgroup", false, parse_bool);
-    base.killasgroup = r.get("killasgroup", base.stopasgroup, parse_bool);
+    apply_program_keys(r, Stage::kSection, base);
+    if (!r.has("killasgroup")) base.killasgroup = base.stopasgroup;
     if (base.stopasgroup && !base.killasgroup) {
       throw r.fail("killasgroup", "cannot set stopasgroup=true and killasgroup=false");
     }
-    base.exitcodes = r.get("exitcodes", std::vector<int>{0}, parse_exitcodes);
-    base.redirect_stderr = r.get("redirect_stderr", false, parse_bool);
-    base.restart_reset = r.get("restart_reset", std::chrono::milliseconds(300s),
-                               [](auto v) { return parse_seconds(v, 1L << 31); });
-    base.backoff_max = r.get("backoff_max", std::chrono::milliseconds(30s),
-                             [](auto v) { return parse_seconds(v, 86400); });
-    base.main = r.get("main", false, parse_bool);
-    base.oneshot = r.get("oneshot", false, parse_bool);
-    for (const auto key : kProbeKeys) {
-      const std::string k(key);
-      if (r.has(k)) r.get(k, true, [&](auto v) { return apply_probe_key(base, key, v); });
-    }
-    base.depends_on = r.get("depends_on", std::vector<Dependency>{}, parse_depends_on);
     if (r.has("depends_on")) dependency_lines[program] = r.where("depends_on");
-    if (r.has("log_prefix")) base.log_prefix = r.get("log_prefix", true, parse_bool);
-    if (r.has("umask")) base.umask = static_cast<int>(r.get("umask", 0u, parse_octal));
-    base.user = r.text("user", "");
-    if (!base.user.empty()) {
-      const auto user = os::find_user(base.user);
-      if (!user) throw r.fail("user", fmt::format("no such user '{}' in /etc/passwd", base.user));
-      base.uid = user->uid;
-      base.gid = user->gid;
-      base.groups = user->groups;
-      base.home = user->home;
-    }
-    const auto numprocs = r.get("numprocs", 1L, [](auto v) { return parse_int(v, 1, 100000); });
-    const auto numprocs_start =
-        r.get("numprocs_start", 0L, [](auto v) { return parse_int(v, 0, 1L << 31); });
+    const auto numprocs = r.get("numprocs", 1L, parse_numprocs);
+    const auto numprocs_start = r.get("numprocs_start", 0L, parse_numprocs_start);
     const auto process_name = r.text("process_name", "%(program_name)s", false);
     if (numprocs > 1 && process_name.find("%(process_num)") == std::string::npos) {
       throw r.fail(r.has("process_name") ? "process_name" : "numprocs",
@@ -391,15 +325,12 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       ProgramSpec p = base;
       r.add_names({{"process_num", std::to_string(num)}, {"numprocs", std::to_string(numprocs)}});
       // Like supervisord: the program's environment is expanded, then extends ENV_*.
-      p.environment = r.get("environment", std::map<std::string, std::string>{}, parse_environment);
+      apply_program_keys(r, Stage::kEnvironment, p);
       Expansions env_names;
       for (const auto& [k, v] : p.environment) env_names["ENV_" + k] = v;
       r.add_names(env_names);
-      p.directory = r.text("directory", "");
-      p.stdout_log = read_log(r, "stdout");
-      p.stderr_log = read_log(r, "stderr");
+      apply_program_keys(r, Stage::kProcess, p);
       if (p.redirect_stderr) p.stderr_log.target = LogTarget::kNone;
-      p.argv = r.get("command", std::vector<std::string>{}, split_command);
       try {
         p.name = parse_name(expand(
             process_name,

@@ -111,12 +111,6 @@ struct ProgramSpec {
   }
 };
 
-// The readiness and liveness keys (ready, ready_timeout, ready_interval, ready_status, live,
-// live_interval, live_failures), shared by config and single-command mode: sets `key` from
-// `value` and returns true, or returns false for another key. Throws ValueError.
-bool apply_probe_key(ProgramSpec& program, std::string_view key, std::string_view value);
-extern const std::vector<std::string_view> kProbeKeys;
-
 enum class LogFormat { kText, kJson };
 
 // [unix_http_server] and [inet_http_server]: the control server (SPEC §6).
@@ -134,10 +128,6 @@ struct HttpServerSpec {
   bool operator==(const HttpServerSpec&) const = default;
 };
 
-// One key of [unix_http_server] or [inet_http_server] (`inet` says which), shared by config
-// and single-command mode; throws ValueError.
-void apply_server_key(HttpServerSpec& server, bool inet, std::string_view key,
-                      std::string_view value);
 // Where single-command mode listens unless SUPERVISOR_UNIX_HTTP_SERVER_FILE says otherwise.
 inline constexpr std::string_view kDefaultSocket = "/tmp/podvisor.sock";
 

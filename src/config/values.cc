@@ -12,7 +12,6 @@
 #include "config/pattern.h"
 #include "config/spec.h"
 #include "os/address.h"
-#include "os/users.h"
 
 namespace podvisor::config {
 namespace {
@@ -279,87 +278,6 @@ std::vector<Dependency> parse_depends_on(std::string_view text) {
     out.push_back(std::move(d));
   }
   return out;
-}
-
-const std::vector<std::string_view> kProbeKeys = {"ready",        "ready_timeout", "ready_interval",
-                                                  "ready_status", "live",          "live_interval",
-                                                  "live_failures"};
-
-bool apply_probe_key(ProgramSpec& p, std::string_view key, std::string_view value) {
-  constexpr long kDay = 86400;
-  if (key == "ready") {
-    p.ready = parse_probe(value);
-  } else if (key == "ready_timeout") {
-    p.ready_timeout = parse_fractional_seconds(value, 365 * kDay);
-  } else if (key == "ready_interval") {
-    p.ready_interval = parse_fractional_seconds(value, kDay);
-    if (p.ready_interval->count() == 0) throw ValueError("the interval must be more than 0");
-  } else if (key == "ready_status") {
-    p.ready_status = parse_status_codes(value);
-  } else if (key == "live") {
-    p.live = parse_probe(value);
-    if (p.live->kind == ProbeSpec::Kind::kLog || p.live->kind == ProbeSpec::Kind::kNotify) {
-      throw ValueError(
-          fmt::format("'{}' cannot check liveness (use http, tcp, exec or file)", p.live->text));
-    }
-  } else if (key == "live_interval") {
-    p.live_interval = parse_fractional_seconds(value, kDay);
-    if (p.live_interval.count() == 0) throw ValueError("the interval must be more than 0");
-  } else if (key == "live_failures") {
-    p.live_failures = static_cast<int>(parse_int(value, 1, 1000));
-  } else {
-    return false;
-  }
-  return true;
-}
-
-void apply_server_key(HttpServerSpec& server, bool inet, std::string_view key,
-                      std::string_view value) {
-  const auto v = trim(value);
-  if (key == "file" && !inet) {
-    server.file = v;
-  } else if (key == "chmod" && !inet) {
-    server.chmod = static_cast<mode_t>(parse_octal(v));
-  } else if (key == "chown" && !inet) {
-    const auto colon = v.find(':');
-    const auto user = v.substr(0, colon);
-    const auto info = os::find_user(user);
-    if (!info) throw ValueError(fmt::format("no such user '{}' in /etc/passwd", user));
-    server.uid = info->uid;
-    server.gid = info->gid;
-    if (colon != std::string::npos) {
-      const auto group = v.substr(colon + 1);
-      server.gid = os::find_group(group);
-      if (!server.gid) throw ValueError(fmt::format("no such group '{}' in /etc/group", group));
-    }
-  } else if (key == "port" && inet) {
-    // supervisord's inet_address: "HOST:PORT", "*:PORT" or ":PORT" (every address), and a bare
-    // PORT, which podvisor binds to 127.0.0.1 rather than every address.
-    const auto colon = v.rfind(':');
-    server.host = colon == std::string::npos ? "127.0.0.1" : to_lower(v.substr(0, colon));
-    if (server.host == "*") server.host.clear();
-    if (server.host.size() >= 2 && server.host.front() == '[' && server.host.back() == ']') {
-      server.host = server.host.substr(1, server.host.size() - 2);
-    }
-    const auto port = colon == std::string::npos ? v : v.substr(colon + 1);
-    try {
-      server.port = static_cast<uint16_t>(parse_int(port, 1, 65535));
-    } catch (const ValueError&) {
-      throw ValueError(fmt::format("'{}' is not a port (like 9001 or 127.0.0.1:9001)", v));
-    }
-    if (!server.host.empty() && !os::parse_host(server.host)) {
-      throw ValueError(fmt::format(
-          "'{}': the host must be a numeric address, localhost or * (podvisor has no DNS "
-          "resolver)",
-          v));
-    }
-  } else if (key == "username") {
-    server.username = v;
-  } else if (key == "password") {
-    server.password = v;
-  } else if (key == "health_auth") {
-    server.health_auth = parse_bool(v);
-  }
 }
 
 std::string parse_name(std::string_view text) {

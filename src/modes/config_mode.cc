@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "runtime/runtime.h"
+#include "config/keys.h"
 #include "config/loader.h"
 #include "output/log.h"
 #include "os/users.h"
@@ -114,69 +115,13 @@ bool apply_process_settings(const config::SupervisorSpec& spec) {
 }
 
 void print_program(const config::ProgramSpec& p) {
-  auto log_text = [](const config::LogSpec& l) -> std::string {
-    switch (l.target) {
-      case config::LogTarget::kNone:
-        return "NONE";
-      case config::LogTarget::kAuto:
-        return "AUTO";
-      case config::LogTarget::kStdout:
-        return "/dev/stdout";
-      case config::LogTarget::kStderr:
-        return "/dev/stderr";
-      case config::LogTarget::kFile:
-        return l.path;
-    }
-    return "?";
-  };
-  std::string argv;
-  for (const auto& a : p.argv) argv += (argv.empty() ? "" : " ") + fmt::format("'{}'", a);
-  std::string codes;
-  for (int c : p.exitcodes) codes += (codes.empty() ? "" : ",") + std::to_string(c);
-  std::string env;
-  for (const auto& [k, v] : p.environment) env += (env.empty() ? "" : ",") + k + "=" + v;
-  fmt::print(
-      "[program:{}]  ; from {}\n"
-      "group = {}\ncommand = {}\npriority = {}\nautostart = {}\nautorestart = {}\n"
-      "startsecs = {}\nstartretries = {}\nstopsignal = {}\nstopwaitsecs = {}\n"
-      "stopasgroup = {}\nkillasgroup = {}\nexitcodes = {}\nredirect_stderr = {}\n"
-      "stdout_logfile = {}\nstdout_logfile_maxbytes = {}\nstdout_logfile_backups = {}\n"
-      "stderr_logfile = {}\nstderr_logfile_maxbytes = {}\nstderr_logfile_backups = {}\n"
-      "environment = {}\ndirectory = {}\numask = {}\nuser = {}\nrestart_reset = {}\n"
-      "backoff_max = {}\nmain = {}\noneshot = {}\n",
-      p.name, p.where, p.group, argv, p.priority, p.autostart, config::to_string(p.autorestart),
-      p.startsecs.count() / 1000, p.startretries, config::signal_name(p.stopsignal),
-      p.stopwaitsecs.count() / 1000, p.stopasgroup, p.killasgroup, codes, p.redirect_stderr,
-      log_text(p.stdout_log), p.stdout_log.maxbytes, p.stdout_log.backups, log_text(p.stderr_log),
-      p.stderr_log.maxbytes, p.stderr_log.backups, env, p.directory,
-      p.umask < 0 ? std::string("(inherited)") : fmt::format("{:03o}", p.umask), p.user,
-      p.restart_reset.count() / 1000, p.backoff_max.count() / 1000, p.main, p.oneshot);
-  auto seconds = [](std::chrono::milliseconds d) {
-    return fmt::format("{:g}", d.count() / 1000.0);
-  };
-  if (p.ready) {
-    std::string codes_ok;
-    for (int c : p.ready_status) codes_ok += fmt::format("{}{}", codes_ok.empty() ? "" : ",", c);
-    fmt::print("ready = {}\nready_timeout = {}\nready_interval = {}\nready_status = {}\n",
-               p.ready->text, seconds(p.ready_timeout),
-               p.ready_interval ? seconds(*p.ready_interval) : "(adaptive)",
-               codes_ok.empty() ? "(2xx)" : codes_ok);
+  std::string block =
+      fmt::format("[program:{}]  ; from {}\ngroup = {}\n", p.name, p.where, p.group);
+  for (const auto& key : config::all_keys()) {
+    if (!key.print) continue;
+    if (const auto text = key.print(p)) block += fmt::format("{} = {}\n", key.name, *text);
   }
-  if (p.live) {
-    fmt::print("live = {}\nlive_interval = {}\nlive_failures = {}\n", p.live->text,
-               seconds(p.live_interval), p.live_failures);
-  }
-  if (!p.depends_on.empty()) {
-    std::string deps;
-    for (const auto& d : p.depends_on) {
-      const char* c = d.condition == config::Dependency::Condition::kStarted ? "started"
-                      : d.condition == config::Dependency::Condition::kDone  ? "done"
-                                                                             : "ready";
-      deps += fmt::format("{}{}:{}", deps.empty() ? "" : ", ", d.name, c);
-    }
-    fmt::print("depends_on = {}\n", deps);
-  }
-  fmt::print("\n");
+  fmt::print("{}\n", block);
 }
 
 }  // namespace
