@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "modes/config_mode.h"
-#include "runtime/runtime.h"
 #include "config/env.h"
+#include "modes/config_mode.h"
 #include "output/log.h"
+#include "runtime/runtime.h"
 
 namespace podvisor::modes {
 namespace {

@@ -17,7 +17,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 
-class HttpProbe final : public Probe, public std::enable_shared_from_this<HttpProbe> {
+class HttpProbe final : public AttemptProbe, public std::enable_shared_from_this<HttpProbe> {
  public:
   HttpProbe(const config::ProbeSpec& spec, asio::io_context& io, std::vector<int> ok_status)
       : io_(io),
@@ -33,8 +33,7 @@ class HttpProbe final : public Probe, public std::enable_shared_from_this<HttpPr
     request_.set(http::field::connection, "close");
   }
 
-  void attempt(std::chrono::milliseconds timeout, Done done) override {
-    done_ = std::move(done);
+  void begin(std::chrono::milliseconds timeout) override {
     timeout_ = timeout;
     stream_.emplace(io_);
     parser_.emplace();
@@ -60,12 +59,6 @@ class HttpProbe final : public Probe, public std::enable_shared_from_this<HttpPr
     });
   }
 
-  void cancel() override {
-    done_ = nullptr;
-    ++generation_;
-    close();
-  }
-
  private:
   void answered() {
     const int status = static_cast<int>(parser_->get().result_int());
@@ -76,20 +69,15 @@ class HttpProbe final : public Probe, public std::enable_shared_from_this<HttpPr
   }
 
   void fail(const beast::error_code& ec) {
-    if (!done_) return;  // cancelled
+    if (!pending()) return;  // cancelled
     if (ec == beast::error::timeout) {
       return finish({false, fmt::format("timed out after {}", core::format_duration(timeout_))});
     }
     finish({false, lower_first(ec.message())});
   }
 
-  void finish(Result r) {
+  void reset() override {
     ++generation_;
-    close();
-    if (auto done = std::exchange(done_, nullptr)) done(std::move(r));
-  }
-
-  void close() {
     if (!stream_) return;
     beast::error_code ignored;
     stream_->socket().close(ignored);
@@ -105,7 +93,6 @@ class HttpProbe final : public Probe, public std::enable_shared_from_this<HttpPr
   beast::flat_buffer buffer_;
   std::chrono::milliseconds timeout_{};
   unsigned generation_ = 0;
-  Done done_;
 };
 
 }  // namespace

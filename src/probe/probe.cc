@@ -27,13 +27,12 @@ std::string timeout_text(std::chrono::milliseconds timeout) {
   return fmt::format("timed out after {}", core::format_duration(timeout));
 }
 
-class TcpProbe final : public Probe, public std::enable_shared_from_this<TcpProbe> {
+class TcpProbe final : public AttemptProbe, public std::enable_shared_from_this<TcpProbe> {
  public:
   TcpProbe(const config::ProbeSpec& spec, asio::io_context& io)
       : endpoint_(asio::ip::make_address(spec.host), spec.port), socket_(io), timer_(io) {}
 
-  void attempt(std::chrono::milliseconds timeout, Done done) override {
-    done_ = std::move(done);
+  void begin(std::chrono::milliseconds timeout) override {
     // Handlers of an earlier, abandoned attempt may still arrive: they carry its number.
     const auto gen = ++generation_;
     auto self = shared_from_this();
@@ -47,17 +46,8 @@ class TcpProbe final : public Probe, public std::enable_shared_from_this<TcpProb
     });
   }
 
-  void cancel() override {
-    done_ = nullptr;
-    reset();
-  }
-
  private:
-  void finish(Result r) {
-    reset();
-    if (auto done = std::exchange(done_, nullptr)) done(std::move(r));
-  }
-  void reset() {
+  void reset() override {
     ++generation_;
     timer_.cancel();
     boost::system::error_code ignored;
@@ -68,18 +58,16 @@ class TcpProbe final : public Probe, public std::enable_shared_from_this<TcpProb
   tcp::endpoint endpoint_;
   tcp::socket socket_;
   asio::steady_timer timer_;
-  Done done_;
 };
 
-class ExecProbe final : public Probe, public std::enable_shared_from_this<ExecProbe> {
+class ExecProbe final : public AttemptProbe, public std::enable_shared_from_this<ExecProbe> {
  public:
   ExecProbe(const config::ProbeSpec& spec, asio::io_context& io, ChildWatcher& children)
       : command_(spec.command), io_(io), children_(children), timer_(io) {}
 
   std::chrono::milliseconds default_timeout() const override { return std::chrono::seconds(5); }
 
-  void attempt(std::chrono::milliseconds timeout, Done done) override {
-    done_ = std::move(done);
+  void begin(std::chrono::milliseconds timeout) override {
     os::SpawnRequest request;
     request.argv = {"/bin/sh", "-c", command_};
     request.env = os::build_environment({});
@@ -106,18 +94,9 @@ class ExecProbe final : public Probe, public std::enable_shared_from_this<ExecPr
     });
   }
 
-  void cancel() override {
-    done_ = nullptr;
-    reset();
-  }
-
  private:
-  void finish(Result r) {
-    reset();
-    if (auto done = std::exchange(done_, nullptr)) done(std::move(r));
-  }
   // A late probe is killed with its whole group; the reaper still collects it.
-  void reset() {
+  void reset() override {
     timer_.cancel();
     if (pid_ > 0) ::kill(-pid_, SIGKILL);
     pid_ = -1;
@@ -128,7 +107,6 @@ class ExecProbe final : public Probe, public std::enable_shared_from_this<ExecPr
   ChildWatcher& children_;
   asio::steady_timer timer_;
   pid_t pid_ = -1;
-  Done done_;
 };
 
 class FileProbe final : public Probe, public std::enable_shared_from_this<FileProbe> {

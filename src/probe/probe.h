@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/spec.h"
@@ -38,6 +39,32 @@ class Probe {
   virtual void cancel() = 0;
   // How long one attempt may take when nobody says otherwise.
   virtual std::chrono::milliseconds default_timeout() const { return std::chrono::seconds(2); }
+};
+
+// A probe whose attempt ends in finish(): it hands the result to the attempt's `done` once,
+// after reset() has let go of what the attempt held (socket, timer, child).
+class AttemptProbe : public Probe {
+ public:
+  void attempt(std::chrono::milliseconds timeout, Done done) final {
+    done_ = std::move(done);
+    begin(timeout);
+  }
+  void cancel() final {
+    done_ = nullptr;
+    reset();
+  }
+
+ protected:
+  virtual void begin(std::chrono::milliseconds timeout) = 0;
+  virtual void reset() = 0;
+  bool pending() const { return static_cast<bool>(done_); }
+  void finish(Result r) {
+    reset();
+    if (auto done = std::exchange(done_, nullptr)) done(std::move(r));
+  }
+
+ private:
+  Done done_;
 };
 
 // http, tcp, exec and file probes; log and notify are events, not attempts (nullptr).

@@ -254,14 +254,20 @@ static void one_or_group(Backend& b, const Array& p, Reply& reply, OneAction one
   });
 }
 
+// startProcessGroup and stopProcessGroup: (name, wait=True) to a group operation.
+using GroupOperation = void (*)(Backend&, const std::string&, bool, Reply&);
+static void with_group_name(Backend& b, const Array& p, Reply& reply, GroupOperation op) {
+  const auto name = as_string(p[0]);
+  if (!name) return reply(incorrect_parameters());
+  op(b, *name, wait_param(p, 1), reply);
+}
+
 void start_process(Backend& b, const Array& p, Reply& reply) {
   one_or_group(b, p, reply, start_one, start_process_group_named);
 }
 
 void start_process_group(Backend& b, const Array& p, Reply& reply) {
-  const auto name = as_string(p[0]);
-  if (!name) return reply(incorrect_parameters());
-  start_process_group_named(b, *name, wait_param(p, 1), reply);
+  with_group_name(b, p, reply, start_process_group_named);
 }
 
 void start_all_processes(Backend& b, const Array& p, Reply& reply) {
@@ -301,9 +307,7 @@ void stop_process(Backend& b, const Array& p, Reply& reply) {
 }
 
 void stop_process_group(Backend& b, const Array& p, Reply& reply) {
-  const auto name = as_string(p[0]);
-  if (!name) return reply(incorrect_parameters());
-  stop_process_group_named(b, *name, wait_param(p, 1), reply);
+  with_group_name(b, p, reply, stop_process_group_named);
 }
 
 void stop_all_processes(Backend& b, const Array& p, Reply& reply) {
