@@ -26,9 +26,10 @@ constexpr long kDay = 86400;
 // applied in single-command mode.
 enum Use : unsigned { kFileOnly = 0, kSingle = 1, kPrinted = 2, kReported = 4 };
 
-Key program_row(string_view name, Stage stage, unsigned use,
-                void (*apply)(ProgramSpec&, string_view), Shown (*print)(const ProgramSpec&),
-                InfoValue (*info)(const ProgramSpec&), string_view info_name = {}) {
+constexpr Key program_row(string_view name, Stage stage, unsigned use,
+                          void (*apply)(ProgramSpec&, string_view),
+                          Shown (*print)(const ProgramSpec&), InfoValue (*info)(const ProgramSpec&),
+                          string_view info_name = {}) {
   Key k{.section = "program", .name = name, .stage = stage, .single_command = (use & kSingle) != 0};
   k.program = apply;
   if (use & kPrinted) k.print = print;
@@ -50,7 +51,7 @@ InfoValue info_of(const T& v) {
 
 // Rows for keys held in one field of ProgramSpec, by the field's kind.
 template <auto F>
-Key boolean(string_view name, unsigned use) {
+constexpr Key boolean(string_view name, unsigned use) {
   return program_row(
       name, Stage::kSection, use, [](ProgramSpec& p, string_view v) { p.*F = parse_bool(v); },
       [](const ProgramSpec& p) -> Shown { return fmt::format("{}", p.*F); },
@@ -58,7 +59,7 @@ Key boolean(string_view name, unsigned use) {
 }
 
 template <auto F, long Min, long Max>
-Key integer(string_view name, unsigned use, string_view info_name = {}) {
+constexpr Key integer(string_view name, unsigned use, string_view info_name = {}) {
   return program_row(
       name, Stage::kSection, use,
       [](ProgramSpec& p, string_view v) { p.*F = static_cast<int>(parse_int(v, Min, Max)); },
@@ -67,7 +68,7 @@ Key integer(string_view name, unsigned use, string_view info_name = {}) {
 }
 
 template <auto F, long Max>
-Key seconds(string_view name, unsigned use) {
+constexpr Key seconds(string_view name, unsigned use) {
   return program_row(
       name, Stage::kSection, use,
       [](ProgramSpec& p, string_view v) { p.*F = parse_seconds(v, Max); },
@@ -128,8 +129,9 @@ void set_logfile(LogSpec& log, string_view value) {
 // The three rows of stdout_logfile* or stderr_logfile*, and the three keys supervisord has
 // for the stream that podvisor accepts with no effect.
 template <auto Log>
-std::array<Key, 6> log_rows(string_view logfile, string_view maxbytes, string_view backups,
-                            string_view capture, string_view events, string_view syslog) {
+constexpr std::array<Key, 6> log_rows(string_view logfile, string_view maxbytes,
+                                      string_view backups, string_view capture, string_view events,
+                                      string_view syslog) {
   constexpr unsigned use = kPrinted | kReported;
   return {
       program_row(
@@ -203,190 +205,193 @@ std::chrono::milliseconds interval(string_view v) {
   return out;
 }
 
-// Rows of keys that are none of the kinds above, in check --print's order where printed.
-std::vector<Key> program_rows() {
-  constexpr unsigned all = kSingle | kPrinted | kReported;
-  std::vector<Key> rows = {
-      program_row("process_name", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
-      program_row("numprocs", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
-      program_row("numprocs_start", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
-      program_row(
-          "command", Stage::kProcess, kPrinted | kReported,
-          [](ProgramSpec& p, string_view v) { p.argv = split_command(v); },
-          [](const ProgramSpec& p) -> Shown {
-            return joined(p.argv, " ", [](const auto& a) { return fmt::format("'{}'", a); });
-          },
-          [](const ProgramSpec& p) { return info_of(command_line(p.argv)); }),
-      integer<&ProgramSpec::priority, -kMaxInt, kMaxInt - 1>("priority", kPrinted | kReported,
-                                                             "process_prio"),
-      boolean<&ProgramSpec::autostart>("autostart", kPrinted | kReported),
-      program_row(
-          "autorestart", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) { p.autorestart = parse_autorestart(v); },
-          [](const ProgramSpec& p) -> Shown { return std::string(to_string(p.autorestart)); },
-          nullptr),
-      seconds<&ProgramSpec::startsecs, kMaxInt>("startsecs", all),
-      integer<&ProgramSpec::startretries, 0, kMaxInt>("startretries", all),
-      program_row(
-          "stopsignal", Stage::kSection, all,
-          [](ProgramSpec& p, string_view v) { p.stopsignal = parse_signal(v); },
-          [](const ProgramSpec& p) -> Shown { return signal_name(p.stopsignal); },
-          [](const ProgramSpec& p) { return info_of(p.stopsignal); }),
-      seconds<&ProgramSpec::stopwaitsecs, kMaxInt>("stopwaitsecs", all),
-      boolean<&ProgramSpec::stopasgroup>("stopasgroup", kSingle | kPrinted),
-      boolean<&ProgramSpec::killasgroup>("killasgroup", all),
-      program_row(
-          "exitcodes", Stage::kSection, all,
-          [](ProgramSpec& p, string_view v) { p.exitcodes = parse_exitcodes(v); },
-          [](const ProgramSpec& p) -> Shown {
-            return joined(p.exitcodes, ",", [](int c) { return std::to_string(c); });
-          },
-          [](const ProgramSpec& p) { return InfoValue(p.exitcodes); }),
-      boolean<&ProgramSpec::redirect_stderr>("redirect_stderr", kPrinted | kReported),
-  };
-  for (const auto& row : log_rows<&ProgramSpec::stdout_log>(
-           "stdout_logfile", "stdout_logfile_maxbytes", "stdout_logfile_backups",
-           "stdout_capture_maxbytes", "stdout_events_enabled", "stdout_syslog")) {
-    rows.push_back(row);
-  }
-  for (const auto& row : log_rows<&ProgramSpec::stderr_log>(
-           "stderr_logfile", "stderr_logfile_maxbytes", "stderr_logfile_backups",
-           "stderr_capture_maxbytes", "stderr_events_enabled", "stderr_syslog")) {
-    rows.push_back(row);
-  }
-  const std::vector<Key> more = {
-      program_row(
-          "environment", Stage::kEnvironment, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) { p.environment = parse_environment(v); },
-          [](const ProgramSpec& p) -> Shown {
-            return joined(p.environment, ",",
-                          [](const auto& kv) { return fmt::format("{}={}", kv.first, kv.second); });
-          },
-          nullptr),
-      program_row(
-          "directory", Stage::kProcess, all, [](ProgramSpec& p, string_view v) { p.directory = v; },
-          [](const ProgramSpec& p) -> Shown { return p.directory; },
-          [](const ProgramSpec& p) {
-            return info_of(p.directory.empty() ? std::string("none") : p.directory);
-          }),
-      program_row(
-          "umask", Stage::kSection, kPrinted,
-          [](ProgramSpec& p, string_view v) { p.umask = static_cast<int>(parse_octal(v)); },
-          [](const ProgramSpec& p) -> Shown {
-            return p.umask < 0 ? std::string("(inherited)") : fmt::format("{:03o}", p.umask);
-          },
-          nullptr),
-      program_row(
-          "user", Stage::kSection, kPrinted | kReported,
-          [](ProgramSpec& p, string_view v) {
-            p.user = v;
-            if (p.user.empty()) return;
-            const auto user = os::find_user(p.user);
-            if (!user) throw ValueError(fmt::format("no such user '{}' in /etc/passwd", p.user));
-            p.uid = user->uid;
-            p.gid = user->gid;
-            p.groups = user->groups;
-            p.home = user->home;
-          },
-          [](const ProgramSpec& p) -> Shown { return p.user; },
-          [](const ProgramSpec& p) {
-            return p.user.empty() ? InfoValue(std::string("none")) : info_of(p.uid);
-          },
-          "uid"),
-      seconds<&ProgramSpec::restart_reset, kMaxInt>("restart_reset", kSingle | kPrinted),
-      seconds<&ProgramSpec::backoff_max, kDay>("backoff_max", kSingle | kPrinted),
-      boolean<&ProgramSpec::main>("main", kPrinted),
-      boolean<&ProgramSpec::oneshot>("oneshot", kPrinted),
-      // Readiness and liveness: printed only when the probe is set.
-      program_row(
-          "ready", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) { p.ready = parse_probe(v); },
-          [](const ProgramSpec& p) -> Shown {
-            return p.ready ? Shown(p.ready->text) : std::nullopt;
-          },
-          nullptr),
-      program_row(
-          "ready_timeout", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) {
-            p.ready_timeout = parse_fractional_seconds(v, 365 * kDay);
-          },
-          [](const ProgramSpec& p) -> Shown {
-            return p.ready ? Shown(seconds_text(p.ready_timeout)) : std::nullopt;
-          },
-          nullptr),
-      program_row(
-          "ready_interval", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) { p.ready_interval = interval(v); },
-          [](const ProgramSpec& p) -> Shown {
-            if (!p.ready) return std::nullopt;
-            return p.ready_interval ? seconds_text(*p.ready_interval) : "(adaptive)";
-          },
-          nullptr),
-      program_row(
-          "ready_status", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) { p.ready_status = parse_status_codes(v); },
-          [](const ProgramSpec& p) -> Shown {
-            if (!p.ready) return std::nullopt;
-            if (p.ready_status.empty()) return "(2xx)";
-            return joined(p.ready_status, ",", [](int c) { return std::to_string(c); });
-          },
-          nullptr),
-      program_row(
-          "live", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) {
-            p.live = parse_probe(v);
-            if (p.live->kind == ProbeSpec::Kind::kLog || p.live->kind == ProbeSpec::Kind::kNotify) {
-              throw ValueError(fmt::format(
-                  "'{}' cannot check liveness (use http, tcp, exec or file)", p.live->text));
-            }
-          },
-          [](const ProgramSpec& p) -> Shown { return p.live ? Shown(p.live->text) : std::nullopt; },
-          nullptr),
-      program_row(
-          "live_interval", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) { p.live_interval = interval(v); },
-          [](const ProgramSpec& p) -> Shown {
-            return p.live ? Shown(seconds_text(p.live_interval)) : std::nullopt;
-          },
-          nullptr),
-      program_row(
-          "live_failures", Stage::kSection, kSingle | kPrinted,
-          [](ProgramSpec& p, string_view v) {
-            p.live_failures = static_cast<int>(parse_int(v, 1, 1000));
-          },
-          [](const ProgramSpec& p) -> Shown {
-            return p.live ? Shown(std::to_string(p.live_failures)) : std::nullopt;
-          },
-          nullptr),
-      program_row(
-          "depends_on", Stage::kSection, kPrinted,
-          [](ProgramSpec& p, string_view v) { p.depends_on = parse_depends_on(v); },
-          [](const ProgramSpec& p) -> Shown {
-            if (p.depends_on.empty()) return std::nullopt;
-            return joined(p.depends_on, ", ", [](const Dependency& d) {
-              const char* c = d.condition == Dependency::Condition::kStarted ? "started"
-                              : d.condition == Dependency::Condition::kDone  ? "done"
-                                                                             : "ready";
-              return fmt::format("{}:{}", d.name, c);
-            });
-          },
-          nullptr),
-      program_row(
-          "log_prefix", Stage::kSection, kFileOnly,
-          [](ProgramSpec& p, string_view v) { p.log_prefix = parse_bool(v); }, nullptr, nullptr),
-      program_row("serverurl", Stage::kNone, kReported, nullptr, nullptr,
-                  [](const ProgramSpec&) { return InfoValue(std::string("none")); }),
-      program_row("log_format", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr),
-  };
-  rows.insert(rows.end(), more.begin(), more.end());
-  Key gpu = program_row("gpu_free_memory", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr);
-  gpu.not_yet = true;
-  rows.push_back(gpu);
-  return rows;
+// A key podvisor reserves for a later version: warned about, not applied.
+constexpr Key not_yet(Key k) {
+  k.not_yet = true;
+  return k;
 }
 
-Key supervisord(string_view name, void (*apply)(SupervisorSpec&, string_view),
-                bool single = false) {
+template <size_t... N>
+constexpr auto concat(const std::array<Key, N>&... parts) {
+  std::array<Key, (N + ...)> out{};
+  size_t at = 0;
+  ((std::copy(parts.begin(), parts.end(), out.begin() + at), at += N), ...);
+  return out;
+}
+
+// [program] rows, in check --print's order where printed; built by the compiler, so nothing
+// runs to make the table.
+constexpr unsigned kAll = kSingle | kPrinted | kReported;
+constexpr auto kProgramHead = std::to_array<Key>({
+    program_row("process_name", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
+    program_row("numprocs", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
+    program_row("numprocs_start", Stage::kLoader, kFileOnly, nullptr, nullptr, nullptr),
+    program_row(
+        "command", Stage::kProcess, kPrinted | kReported,
+        [](ProgramSpec& p, string_view v) { p.argv = split_command(v); },
+        [](const ProgramSpec& p) -> Shown {
+          return joined(p.argv, " ", [](const auto& a) { return fmt::format("'{}'", a); });
+        },
+        [](const ProgramSpec& p) { return info_of(command_line(p.argv)); }),
+    integer<&ProgramSpec::priority, -kMaxInt, kMaxInt - 1>("priority", kPrinted | kReported,
+                                                           "process_prio"),
+    boolean<&ProgramSpec::autostart>("autostart", kPrinted | kReported),
+    program_row(
+        "autorestart", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) { p.autorestart = parse_autorestart(v); },
+        [](const ProgramSpec& p) -> Shown { return std::string(to_string(p.autorestart)); },
+        nullptr),
+    seconds<&ProgramSpec::startsecs, kMaxInt>("startsecs", kAll),
+    integer<&ProgramSpec::startretries, 0, kMaxInt>("startretries", kAll),
+    program_row(
+        "stopsignal", Stage::kSection, kAll,
+        [](ProgramSpec& p, string_view v) { p.stopsignal = parse_signal(v); },
+        [](const ProgramSpec& p) -> Shown { return signal_name(p.stopsignal); },
+        [](const ProgramSpec& p) { return info_of(p.stopsignal); }),
+    seconds<&ProgramSpec::stopwaitsecs, kMaxInt>("stopwaitsecs", kAll),
+    boolean<&ProgramSpec::stopasgroup>("stopasgroup", kSingle | kPrinted),
+    boolean<&ProgramSpec::killasgroup>("killasgroup", kAll),
+    program_row(
+        "exitcodes", Stage::kSection, kAll,
+        [](ProgramSpec& p, string_view v) { p.exitcodes = parse_exitcodes(v); },
+        [](const ProgramSpec& p) -> Shown {
+          return joined(p.exitcodes, ",", [](int c) { return std::to_string(c); });
+        },
+        [](const ProgramSpec& p) { return InfoValue(p.exitcodes); }),
+    boolean<&ProgramSpec::redirect_stderr>("redirect_stderr", kPrinted | kReported),
+});
+constexpr auto kStdoutRows = log_rows<&ProgramSpec::stdout_log>(
+    "stdout_logfile", "stdout_logfile_maxbytes", "stdout_logfile_backups",
+    "stdout_capture_maxbytes", "stdout_events_enabled", "stdout_syslog");
+constexpr auto kStderrRows = log_rows<&ProgramSpec::stderr_log>(
+    "stderr_logfile", "stderr_logfile_maxbytes", "stderr_logfile_backups",
+    "stderr_capture_maxbytes", "stderr_events_enabled", "stderr_syslog");
+constexpr auto kProgramTail = std::to_array<Key>({
+    program_row(
+        "environment", Stage::kEnvironment, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) { p.environment = parse_environment(v); },
+        [](const ProgramSpec& p) -> Shown {
+          return joined(p.environment, ",",
+                        [](const auto& kv) { return fmt::format("{}={}", kv.first, kv.second); });
+        },
+        nullptr),
+    program_row(
+        "directory", Stage::kProcess, kAll, [](ProgramSpec& p, string_view v) { p.directory = v; },
+        [](const ProgramSpec& p) -> Shown { return p.directory; },
+        [](const ProgramSpec& p) {
+          return info_of(p.directory.empty() ? std::string("none") : p.directory);
+        }),
+    program_row(
+        "umask", Stage::kSection, kPrinted,
+        [](ProgramSpec& p, string_view v) { p.umask = static_cast<int>(parse_octal(v)); },
+        [](const ProgramSpec& p) -> Shown {
+          return p.umask < 0 ? std::string("(inherited)") : fmt::format("{:03o}", p.umask);
+        },
+        nullptr),
+    program_row(
+        "user", Stage::kSection, kPrinted | kReported,
+        [](ProgramSpec& p, string_view v) {
+          p.user = v;
+          if (p.user.empty()) return;
+          const auto user = os::find_user(p.user);
+          if (!user) throw ValueError(fmt::format("no such user '{}' in /etc/passwd", p.user));
+          p.uid = user->uid;
+          p.gid = user->gid;
+          p.groups = user->groups;
+          p.home = user->home;
+        },
+        [](const ProgramSpec& p) -> Shown { return p.user; },
+        [](const ProgramSpec& p) {
+          return p.user.empty() ? InfoValue(std::string("none")) : info_of(p.uid);
+        },
+        "uid"),
+    seconds<&ProgramSpec::restart_reset, kMaxInt>("restart_reset", kSingle | kPrinted),
+    seconds<&ProgramSpec::backoff_max, kDay>("backoff_max", kSingle | kPrinted),
+    boolean<&ProgramSpec::main>("main", kPrinted),
+    boolean<&ProgramSpec::oneshot>("oneshot", kPrinted),
+    // Readiness and liveness: printed only when the probe is set.
+    program_row(
+        "ready", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) { p.ready = parse_probe(v); },
+        [](const ProgramSpec& p) -> Shown { return p.ready ? Shown(p.ready->text) : std::nullopt; },
+        nullptr),
+    program_row(
+        "ready_timeout", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) {
+          p.ready_timeout = parse_fractional_seconds(v, 365 * kDay);
+        },
+        [](const ProgramSpec& p) -> Shown {
+          return p.ready ? Shown(seconds_text(p.ready_timeout)) : std::nullopt;
+        },
+        nullptr),
+    program_row(
+        "ready_interval", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) { p.ready_interval = interval(v); },
+        [](const ProgramSpec& p) -> Shown {
+          if (!p.ready) return std::nullopt;
+          return p.ready_interval ? seconds_text(*p.ready_interval) : "(adaptive)";
+        },
+        nullptr),
+    program_row(
+        "ready_status", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) { p.ready_status = parse_status_codes(v); },
+        [](const ProgramSpec& p) -> Shown {
+          if (!p.ready) return std::nullopt;
+          if (p.ready_status.empty()) return "(2xx)";
+          return joined(p.ready_status, ",", [](int c) { return std::to_string(c); });
+        },
+        nullptr),
+    program_row(
+        "live", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) {
+          p.live = parse_probe(v);
+          if (p.live->kind == ProbeSpec::Kind::kLog || p.live->kind == ProbeSpec::Kind::kNotify) {
+            throw ValueError(fmt::format("'{}' cannot check liveness (use http, tcp, exec or file)",
+                                         p.live->text));
+          }
+        },
+        [](const ProgramSpec& p) -> Shown { return p.live ? Shown(p.live->text) : std::nullopt; },
+        nullptr),
+    program_row(
+        "live_interval", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) { p.live_interval = interval(v); },
+        [](const ProgramSpec& p) -> Shown {
+          return p.live ? Shown(seconds_text(p.live_interval)) : std::nullopt;
+        },
+        nullptr),
+    program_row(
+        "live_failures", Stage::kSection, kSingle | kPrinted,
+        [](ProgramSpec& p, string_view v) {
+          p.live_failures = static_cast<int>(parse_int(v, 1, 1000));
+        },
+        [](const ProgramSpec& p) -> Shown {
+          return p.live ? Shown(std::to_string(p.live_failures)) : std::nullopt;
+        },
+        nullptr),
+    program_row(
+        "depends_on", Stage::kSection, kPrinted,
+        [](ProgramSpec& p, string_view v) { p.depends_on = parse_depends_on(v); },
+        [](const ProgramSpec& p) -> Shown {
+          if (p.depends_on.empty()) return std::nullopt;
+          return joined(p.depends_on, ", ", [](const Dependency& d) {
+            const char* c = d.condition == Dependency::Condition::kStarted ? "started"
+                            : d.condition == Dependency::Condition::kDone  ? "done"
+                                                                           : "ready";
+            return fmt::format("{}:{}", d.name, c);
+          });
+        },
+        nullptr),
+    program_row(
+        "log_prefix", Stage::kSection, kFileOnly,
+        [](ProgramSpec& p, string_view v) { p.log_prefix = parse_bool(v); }, nullptr, nullptr),
+    program_row("serverurl", Stage::kNone, kReported, nullptr, nullptr,
+                [](const ProgramSpec&) { return InfoValue(std::string("none")); }),
+    program_row("log_format", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr),
+    not_yet(program_row("gpu_free_memory", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr)),
+});
+
+constexpr Key supervisord(string_view name, void (*apply)(SupervisorSpec&, string_view),
+                          bool single = false) {
   Key k{.section = "supervisord", .name = name, .single_command = single};
   k.supervisord = apply;
   return k;
@@ -399,56 +404,52 @@ LogFormat parse_log_format(string_view v) {
   throw ValueError(fmt::format("'{}' is not a log format (text or json)", v));
 }
 
-std::vector<Key> supervisord_rows() {
-  std::vector<Key> rows = {
-      supervisord("logfile", [](SupervisorSpec& s, string_view v) { s.logfile = v; }),
-      supervisord(
-          "logfile_maxbytes",
-          [](SupervisorSpec& s, string_view v) { s.logfile_maxbytes = parse_byte_size(v); }),
-      supervisord("logfile_backups",
-                  [](SupervisorSpec& s, string_view v) {
-                    s.logfile_backups = static_cast<int>(parse_int(v, 0, 1000));
-                  }),
-      supervisord(
-          "loglevel", [](SupervisorSpec& s, string_view v) { s.loglevel = parse_loglevel(v); },
-          true),
-      supervisord("identifier", [](SupervisorSpec& s, string_view v) { s.identifier = v; }),
-      supervisord("childlogdir", [](SupervisorSpec& s, string_view v) { s.childlogdir = v; }),
-      supervisord("nocleanup",
-                  [](SupervisorSpec& s, string_view v) { s.nocleanup = parse_bool(v); }),
-      supervisord("umask", [](SupervisorSpec& s,
-                              string_view v) { s.umask = static_cast<int>(parse_octal(v)); }),
-      supervisord("user",
-                  [](SupervisorSpec& s, string_view v) {
-                    s.user = v;
-                    if (!s.user.empty() && !os::find_user(s.user)) {
-                      throw ValueError(fmt::format("no such user '{}' in /etc/passwd", s.user));
-                    }
-                  }),
-      supervisord("directory", [](SupervisorSpec& s, string_view v) { s.directory = v; }),
-      supervisord("minfds",
-                  [](SupervisorSpec& s, string_view v) { s.minfds = parse_int(v, 1, 1 << 30); }),
-      supervisord("exit_on_fatal",
-                  [](SupervisorSpec& s, string_view v) { s.exit_on_fatal = parse_bool(v); }),
-      supervisord("log_prefix",
-                  [](SupervisorSpec& s, string_view v) { s.log_prefix = parse_bool(v); }),
-      supervisord("log_format",
-                  [](SupervisorSpec& s, string_view v) { s.log_format = parse_log_format(v); }),
-      supervisord(
-          "environment",
-          [](SupervisorSpec& s, string_view v) { s.environment = parse_environment(v); }, true),
-  };
-  for (const auto name : {"pidfile", "nodaemon", "silent", "minprocs", "strip_ansi"}) {
-    rows.push_back(supervisord(name, nullptr));
-  }
-  for (const auto name : {"require_gpu", "hold_on_fatal"}) {
-    rows.push_back(supervisord(name, nullptr));
-    rows.back().not_yet = true;
-  }
-  return rows;
-}
+constexpr auto kSupervisordRows = std::to_array<Key>({
+    supervisord("logfile", [](SupervisorSpec& s, string_view v) { s.logfile = v; }),
+    supervisord("logfile_maxbytes",
+                [](SupervisorSpec& s, string_view v) { s.logfile_maxbytes = parse_byte_size(v); }),
+    supervisord("logfile_backups",
+                [](SupervisorSpec& s, string_view v) {
+                  s.logfile_backups = static_cast<int>(parse_int(v, 0, 1000));
+                }),
+    supervisord(
+        "loglevel", [](SupervisorSpec& s, string_view v) { s.loglevel = parse_loglevel(v); }, true),
+    supervisord("identifier", [](SupervisorSpec& s, string_view v) { s.identifier = v; }),
+    supervisord("childlogdir", [](SupervisorSpec& s, string_view v) { s.childlogdir = v; }),
+    supervisord("nocleanup", [](SupervisorSpec& s, string_view v) { s.nocleanup = parse_bool(v); }),
+    supervisord("umask", [](SupervisorSpec& s,
+                            string_view v) { s.umask = static_cast<int>(parse_octal(v)); }),
+    supervisord("user",
+                [](SupervisorSpec& s, string_view v) {
+                  s.user = v;
+                  if (!s.user.empty() && !os::find_user(s.user)) {
+                    throw ValueError(fmt::format("no such user '{}' in /etc/passwd", s.user));
+                  }
+                }),
+    supervisord("directory", [](SupervisorSpec& s, string_view v) { s.directory = v; }),
+    supervisord("minfds",
+                [](SupervisorSpec& s, string_view v) { s.minfds = parse_int(v, 1, 1 << 30); }),
+    supervisord("exit_on_fatal",
+                [](SupervisorSpec& s, string_view v) { s.exit_on_fatal = parse_bool(v); }),
+    supervisord("log_prefix",
+                [](SupervisorSpec& s, string_view v) { s.log_prefix = parse_bool(v); }),
+    supervisord("log_format",
+                [](SupervisorSpec& s, string_view v) { s.log_format = parse_log_format(v); }),
+    supervisord(
+        "environment",
+        [](SupervisorSpec& s, string_view v) { s.environment = parse_environment(v); }, true),
+    // Accepted with no effect.
+    supervisord("pidfile", nullptr),
+    supervisord("nodaemon", nullptr),
+    supervisord("silent", nullptr),
+    supervisord("minprocs", nullptr),
+    supervisord("strip_ansi", nullptr),
+    not_yet(supervisord("require_gpu", nullptr)),
+    not_yet(supervisord("hold_on_fatal", nullptr)),
+});
 
-Key server(string_view section, string_view name, void (*apply)(HttpServerSpec&, string_view)) {
+constexpr Key server(string_view section, string_view name,
+                     void (*apply)(HttpServerSpec&, string_view)) {
   Key k{.section = section, .name = name};
   k.server = apply;
   return k;
@@ -493,54 +494,47 @@ void set_port(HttpServerSpec& server, string_view value) {
   }
 }
 
-std::vector<Key> server_rows() {
-  std::vector<Key> rows = {
-      server("unix_http_server", "file",
-             [](HttpServerSpec& s, string_view v) { s.file = trim(v); }),
-      server("unix_http_server", "chmod",
-             [](HttpServerSpec& s, string_view v) {
-               s.chmod = static_cast<mode_t>(parse_octal(trim(v)));
-             }),
-      server("unix_http_server", "chown", set_chown),
-      server("inet_http_server", "port", set_port),
+// username, password and health_auth, in either server section.
+constexpr std::array<Key, 3> auth_rows(string_view section) {
+  return {
+      server(section, "username", [](HttpServerSpec& s, string_view v) { s.username = trim(v); }),
+      server(section, "password", [](HttpServerSpec& s, string_view v) { s.password = trim(v); }),
+      server(section, "health_auth",
+             [](HttpServerSpec& s, string_view v) { s.health_auth = parse_bool(trim(v)); }),
   };
-  for (const auto section : {"unix_http_server", "inet_http_server"}) {
-    rows.push_back(server(section, "username",
-                          [](HttpServerSpec& s, string_view v) { s.username = trim(v); }));
-    rows.push_back(server(section, "password",
-                          [](HttpServerSpec& s, string_view v) { s.password = trim(v); }));
-    rows.push_back(server(section, "health_auth", [](HttpServerSpec& s, string_view v) {
-      s.health_auth = parse_bool(trim(v));
-    }));
-  }
-  return rows;
 }
+
+constexpr auto kServerRows = std::to_array<Key>({
+    server("unix_http_server", "file", [](HttpServerSpec& s, string_view v) { s.file = trim(v); }),
+    server("unix_http_server", "chmod",
+           [](HttpServerSpec& s, string_view v) {
+             s.chmod = static_cast<mode_t>(parse_octal(trim(v)));
+           }),
+    server("unix_http_server", "chown", set_chown),
+    server("inet_http_server", "port", set_port),
+});
 
 // Sections whose keys other parts read (ctl, the loader itself) or that only name a factory.
-std::vector<Key> other_rows() {
-  std::vector<Key> rows;
-  for (const auto name : {"serverurl", "username", "password", "prompt", "history_file"}) {
-    rows.push_back({.section = "supervisorctl", .name = name, .stage = Stage::kLoader});
-  }
-  rows.push_back({.section = "include", .name = "files", .stage = Stage::kLoader});
-  rows.push_back({.section = "group", .name = "programs", .stage = Stage::kLoader});
-  rows.push_back({.section = "group", .name = "priority", .stage = Stage::kLoader});
-  rows.push_back({.section = "rpcinterface",
-                  .name = "supervisor.rpcinterface_factory",
-                  .stage = Stage::kNone});
-  return rows;
+constexpr Key loader_key(string_view section, string_view name) {
+  return {.section = section, .name = name, .stage = Stage::kLoader};
 }
+constexpr auto kOtherRows = std::to_array<Key>({
+    loader_key("supervisorctl", "serverurl"),
+    loader_key("supervisorctl", "username"),
+    loader_key("supervisorctl", "password"),
+    loader_key("supervisorctl", "prompt"),
+    loader_key("supervisorctl", "history_file"),
+    loader_key("include", "files"),
+    loader_key("group", "programs"),
+    loader_key("group", "priority"),
+    {.section = "rpcinterface", .name = "supervisor.rpcinterface_factory", .stage = Stage::kNone},
+});
 
-const std::vector<Key>& table() {
-  static const std::vector<Key> keys = [] {
-    std::vector<Key> out;
-    for (auto rows : {program_rows(), supervisord_rows(), server_rows(), other_rows()}) {
-      out.insert(out.end(), rows.begin(), rows.end());
-    }
-    return out;
-  }();
-  return keys;
-}
+constexpr auto kTable =
+    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, kServerRows,
+           auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
+
+std::span<const Key> table() { return kTable; }
 
 // "program:x" → "program"; [eventlistener:x] and [fcgi-program:x] take [program]'s keys.
 string_view section_type(string_view section) {
