@@ -21,11 +21,6 @@ namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-// What the child reports when a step before exec fails.
-struct ChildFailure {
-  int step;
-  int error;
-};
 enum Step { kStepChdir = 1, kStepPgid, kStepTerminal, kStepDup, kStepUser, kStepExec };
 
 const char* step_text(int step) {
@@ -44,7 +39,7 @@ const char* step_text(int step) {
 }
 
 [[noreturn]] void child_fail(int pipe_fd, int step) {
-  const ChildFailure f{step, errno};
+  const ExecFailure f{step, errno};
   [[maybe_unused]] auto n = ::write(pipe_fd, &f, sizeof f);
   _exit(127);
 }
@@ -114,7 +109,36 @@ std::vector<std::string> build_environment(
   return out;
 }
 
-SpawnResult spawn(const SpawnRequest& request) {
+ExecReport read_exec_report(int fd, ExecFailure& failure) {
+  ssize_t n;
+  do {
+    n = ::read(fd, &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof failure)) return ExecReport::kFailed;
+  if (n < 0 && errno == EAGAIN) return ExecReport::kPending;
+  // End of file: the pipe closed on exec. A short read or another error cannot come from a
+  // child that writes one small struct; it also means nothing to report.
+  return ExecReport::kExecuted;
+}
+
+SpawnResult failed_spawn(const ExecFailure& failure, const std::string& command,
+                         const std::string& directory) {
+  SpawnResult result;
+  result.error = failure.error;
+  if (failure.step == kStepExec) {
+    result.message = fmt::format("{}: {}", command, std::strerror(failure.error));
+    result.command_unusable =
+        failure.error == ENOENT || failure.error == EACCES || failure.error == ENOEXEC;
+  } else if (failure.step == kStepChdir) {
+    result.message =
+        fmt::format("couldn't chdir to {}: {}", directory, std::strerror(failure.error));
+  } else {
+    result.message = fmt::format("{}: {}", step_text(failure.step), std::strerror(failure.error));
+  }
+  return result;
+}
+
+SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
   SpawnResult result;
   if (request.argv.empty()) {
     result.error = EINVAL;
@@ -137,6 +161,8 @@ SpawnResult spawn(const SpawnRequest& request) {
 
   // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<char*> argv, envp;
+  argv.reserve(request.argv.size() + 1);
+  envp.reserve(request.env.size() + 1);
   for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (const auto& e : request.env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -145,7 +171,7 @@ SpawnResult spawn(const SpawnRequest& request) {
   const int max_fd = static_cast<int>(sysconf(_SC_OPEN_MAX));
 
   int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) {
+  if (pipe2(report, O_CLOEXEC | (wait_exec ? 0 : O_NONBLOCK)) != 0) {
     result.error = errno;
     result.message = fmt::format("pipe: {}", std::strerror(errno));
     return result;
@@ -189,32 +215,22 @@ SpawnResult spawn(const SpawnRequest& request) {
   // the child's own setpgid came first, and a failure of that one travels back over `report`.
   (void)setpgid(pid, pid);
   ::close(report[1]);
-  ChildFailure failure{};
-  ssize_t n;
-  do {
-    n = ::read(report[0], &failure, sizeof failure);
-  } while (n < 0 && errno == EINTR);
+  result.pid = pid;
+  if (!wait_exec) {
+    result.exec_report = report[0];
+    return result;
+  }
+  ExecFailure failure{};
+  const auto outcome = read_exec_report(report[0], failure);
   ::close(report[0]);
-  if (n == static_cast<ssize_t>(sizeof failure)) {
+  if (outcome == ExecReport::kFailed) {
     // The child has exited (or is about to): collect it here, so no reaper mistakes it for a
     // program's exit. ECHILD means a reaper was faster, which is harmless.
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    result.error = failure.error;
-    if (failure.step == kStepExec) {
-      result.message = fmt::format("{}: {}", request.argv[0], std::strerror(failure.error));
-      result.command_unusable =
-          failure.error == ENOENT || failure.error == EACCES || failure.error == ENOEXEC;
-    } else if (failure.step == kStepChdir) {
-      result.message =
-          fmt::format("couldn't chdir to {}: {}", request.directory, std::strerror(failure.error));
-    } else {
-      result.message = fmt::format("{}: {}", step_text(failure.step), std::strerror(failure.error));
-    }
-    return result;
+    return failed_spawn(failure, request.argv[0], request.directory);
   }
-  result.pid = pid;
   return result;
 }
 
