@@ -1,6 +1,7 @@
 #include "runtime/runtime.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -34,22 +35,22 @@ constexpr int kCannotStart = 1;
 // under it, the control servers over the backend; then runs and ends.
 class Runtime {
  public:
-  Runtime(const config::SupervisorSpec& spec, const RuntimeOptions& options, output::Logger& log)
-      : spec_(spec),
+  Runtime(config::SupervisorSpec spec, const RuntimeOptions& options, output::Logger& log)
+      : spec_(std::move(spec)),
         options_(options),
         log_(log),
         programs_(loop_.io(), spec_, stdout_sink_, stderr_sink_, log),
         driver_(loop_, programs_, spec_, options.terminal, log),
-        supervisor_(spec, driver_, [this](const core::Supervisor::Outcome& o) { finish(o); }),
+        supervisor_(spec_, driver_, [this](const core::Supervisor::Outcome& o) { finish(o); }),
         backend_(loop_, supervisor_, programs_, main_log_, spec_, options.reload, log) {
     driver_.route_exits_to(supervisor_);
     // podvisor's own lines go through the same sink as relayed output, so they never
     // split a relayed line.
-    auto* log_sink = spec.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
-    if (!spec.logfile.empty() && !spec.logfile.starts_with("/dev/")) {
+    auto* log_sink = spec_.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
+    if (!spec_.logfile.empty() && !spec_.logfile.starts_with("/dev/")) {
       try {
-        main_log_.file = std::make_unique<output::LogFile>(spec.logfile, spec.logfile_maxbytes,
-                                                           spec.logfile_backups);
+        main_log_.file = std::make_unique<output::LogFile>(spec_.logfile, spec_.logfile_maxbytes,
+                                                           spec_.logfile_backups);
       } catch (const std::system_error& e) {
         log_.log(LogLevel::kError, fmt::format("cannot open logfile: {}", e.what()));
       }
@@ -94,6 +95,9 @@ class Runtime {
       return 2;
     }
     guarded("starting the programs", [this] { supervisor_.start_all(); });
+    // Loading and expanding the configuration (numprocs) left freed heap behind: give it
+    // back, so idle RSS is what the programs' bookkeeping needs.
+    (void)malloc_trim(0);
     while (!outcome_ && !loop_.stopped()) {
       if (guarded("in the event loop", [this] { loop_.run(); })) break;
     }
@@ -225,11 +229,11 @@ class Runtime {
 
 }  // namespace
 
-int run_supervisor(const config::SupervisorSpec& spec, const RuntimeOptions& options,
+int run_supervisor(config::SupervisorSpec spec, const RuntimeOptions& options,
                    output::Logger& log) {
   std::optional<Runtime> runtime;
   try {
-    runtime.emplace(spec, options, log);
+    runtime.emplace(std::move(spec), options, log);
   } catch (const std::exception& e) {
     // Nothing runs yet (out of descriptors for the loop itself, say): no program to orphan.
     log.log(LogLevel::kCritical, fmt::format("cannot start: {}", e.what()));

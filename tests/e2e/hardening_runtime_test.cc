@@ -71,16 +71,19 @@ TEST_P(LowFdLimit, SingleCommandRunsOrFailsCleanly) {
 INSTANTIATE_TEST_SUITE_P(Limits, LowFdLimit, testing::Range(4, 12));
 
 // Many programs at start with too few descriptors for all of them: the ones that cannot get
-// their pipes fail to spawn (logged, retried, FATAL); the rest run; podvisor stays up.
-TEST(FdExhaustion, ManyProgramsAtStartFailSomeSpawnsAndKeepRunning) {
+// their pipes fail to spawn (logged, retried, FATAL); the rest run; podvisor stays up. Each
+// running program holds four descriptors (two pipes, two AUTO log files): the four limits
+// run out at each of the pipes a spawn opens.
+class FdExhaustionAtStart : public testing::TestWithParam<int> {};
+
+TEST_P(FdExhaustionAtStart, SomeSpawnsFailAndTheRestRun) {
   TempDir dir;
-  std::string conf = "[supervisord]\nlogfile=/dev/stderr\n";
+  std::string conf = "[supervisord]\nlogfile=/dev/stderr\nminfds=16\nchildlogdir=@DIR@\n";
   for (int i = 0; i < 30; ++i) {
-    conf += "\n[program:p" + std::to_string(i) +
-            "]\ncommand=sleep 30\nstartsecs=0\nstartretries=1\n"
-            "stdout_logfile=NONE\nstderr_logfile=NONE\n";
+    conf +=
+        "\n[program:p" + std::to_string(i) + "]\ncommand=sleep 30\nstartsecs=0\nstartretries=1\n";
   }
-  Child c(with_fd_limit(32, {"-c", write_config(dir, conf)}));
+  Child c(with_fd_limit(GetParam(), {"-c", write_config(dir, conf)}));
   ASSERT_TRUE(c.wait_stderr("Too many open files")) << c.describe();
   ASSERT_TRUE(c.wait_stderr("entered FATAL state")) << c.describe();
   ASSERT_FALSE(c.exited()) << c.describe();
@@ -93,6 +96,8 @@ TEST(FdExhaustion, ManyProgramsAtStartFailSomeSpawnsAndKeepRunning) {
   ASSERT_EQ(c.wait_exit(), 0) << c.describe();
   for (const pid_t pid : programs) EXPECT_TRUE(gone(pid)) << pid << "\n" << c.describe();
 }
+
+INSTANTIATE_TEST_SUITE_P(Limits, FdExhaustionAtStart, testing::Range(32, 36));
 
 // At run time: the program exits while podvisor has no descriptor left for its next run's
 // pipes. The restart fails, is retried, and succeeds once descriptors are back.
