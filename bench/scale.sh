@@ -402,9 +402,9 @@ $(floor_verdicts)
 supervisord is not limited to one start per tick: its main loop spawns every program whose
 turn has come in one pass (about 1 s after it starts), one fork after another, and marks
 them RUNNING in the next pass, about 1 s after the last spawn even with \`startsecs=0\`.
-podvisor forks one program after another without waiting for each exec (the close-on-exec
-report pipes are read on its event loop, so an exec failure is still a spawn error) and marks
-each RUNNING as its exec is confirmed.
+podvisor spawns one program after another with vfork (no page tables or copy-on-write pages
+behind each child; podvisor resumes once the child has exec'd, its exec report settled) and
+marks each RUNNING as it is spawned.
 
 | Programs | Key | Supervisor | min | median | max | runs |
 |---|---|---|---|---|---|---|

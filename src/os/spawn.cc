@@ -65,6 +65,45 @@ bool is_executable_file(const std::string& path, int& error) {
   return true;
 }
 
+// What the child needs, prepared before the fork: after it, only async-signal-safe calls.
+struct ChildPlan {
+  const SpawnRequest* request;
+  const char* exe;
+  char* const* argv;
+  char* const* envp;
+  const char* dir;  // null keeps podvisor's
+  int max_fd;
+  int report;  // the exec-report pipe's write end
+};
+
+// The child between vfork and exec. Signals stay blocked (inherited) until just before exec,
+// so none arrives while the child still runs podvisor's code.
+[[noreturn]] void run_child(const ChildPlan& plan) {
+  const auto& request = *plan.request;
+  if (setpgid(0, 0) != 0) child_fail(plan.report, kStepPgid);
+  if (request.take_terminal && tcsetpgrp(STDIN_FILENO, getpid()) != 0) {
+    child_fail(plan.report, kStepTerminal);
+  }
+  if (request.stdout_fd >= 0 && dup2(request.stdout_fd, STDOUT_FILENO) < 0) {
+    child_fail(plan.report, kStepDup);
+  }
+  if (request.stderr_fd >= 0 && dup2(request.stderr_fd, STDERR_FILENO) < 0) {
+    child_fail(plan.report, kStepDup);
+  }
+  if (request.uid) {
+    if (setgroups(request.groups.size(), request.groups.data()) != 0 || setgid(request.gid) != 0 ||
+        setuid(*request.uid) != 0) {
+      child_fail(plan.report, kStepUser);
+    }
+  }
+  if (request.umask >= 0) ::umask(static_cast<mode_t>(request.umask));
+  if (plan.dir && chdir(plan.dir) != 0) child_fail(plan.report, kStepChdir);
+  cloexec_from_3(plan.max_fd);
+  reset_signals_in_child();
+  execve(plan.exe, plan.argv, plan.envp);
+  child_fail(plan.report, kStepExec);
+}
+
 }  // namespace
 
 std::optional<std::string> find_executable(const std::string& name, const std::string& path,
@@ -159,7 +198,6 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
     return result;
   }
 
-  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
   std::vector<char*> argv, envp;
   argv.reserve(request.argv.size() + 1);
   envp.reserve(request.env.size() + 1);
@@ -167,7 +205,6 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
   argv.push_back(nullptr);
   for (const auto& e : request.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  const char* dir = request.directory.empty() ? nullptr : request.directory.c_str();
   const int max_fd = static_cast<int>(sysconf(_SC_OPEN_MAX));
 
   int report[2];
@@ -176,7 +213,18 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
     result.message = fmt::format("pipe: {}", std::strerror(errno));
     return result;
   }
-  const pid_t pid = fork();
+  const ChildPlan plan{&request,
+                       exe->c_str(),
+                       argv.data(),
+                       envp.data(),
+                       request.directory.empty() ? nullptr : request.directory.c_str(),
+                       max_fd,
+                       report[1]};
+  // vfork: the child borrows podvisor's memory until its exec, so no page tables are copied
+  // and no page is copied on write behind it (a thousand spawns of an 8 MiB process). The
+  // child below only makes system calls on its own stack and writes nothing podvisor reads;
+  // podvisor is single-threaded, so setuid() needs no cross-thread broadcast.
+  const pid_t pid = vfork();
   if (pid < 0) {
     result.error = errno;
     result.message = fmt::format("fork: {}", std::strerror(errno));
@@ -184,44 +232,21 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
     ::close(report[1]);
     return result;
   }
-  if (pid == 0) {
-    // Child. Signals stay blocked (inherited) until just before exec, so none arrives
-    // while the child still runs podvisor's code.
-    if (setpgid(0, 0) != 0) child_fail(report[1], kStepPgid);
-    if (request.take_terminal && tcsetpgrp(STDIN_FILENO, getpid()) != 0) {
-      child_fail(report[1], kStepTerminal);
-    }
-    if (request.stdout_fd >= 0 && dup2(request.stdout_fd, STDOUT_FILENO) < 0) {
-      child_fail(report[1], kStepDup);
-    }
-    if (request.stderr_fd >= 0 && dup2(request.stderr_fd, STDERR_FILENO) < 0) {
-      child_fail(report[1], kStepDup);
-    }
-    if (request.uid) {
-      if (setgroups(request.groups.size(), request.groups.data()) != 0 ||
-          setgid(request.gid) != 0 || setuid(*request.uid) != 0) {
-        child_fail(report[1], kStepUser);
-      }
-    }
-    if (request.umask >= 0) ::umask(static_cast<mode_t>(request.umask));
-    if (dir && chdir(dir) != 0) child_fail(report[1], kStepChdir);
-    cloexec_from_3(max_fd);
-    reset_signals_in_child();
-    execve(exe->c_str(), argv.data(), envp.data());
-    child_fail(report[1], kStepExec);
-  }
+  if (pid == 0) run_child(plan);
   // Parent: also set the group here, so a signal to the group right after spawn reaches it.
   // Its result does not matter: EACCES (the child has exec'd) and ESRCH (it has exited) mean
   // the child's own setpgid came first, and a failure of that one travels back over `report`.
   (void)setpgid(pid, pid);
   ::close(report[1]);
   result.pid = pid;
-  if (!wait_exec) {
+  ExecFailure failure{};
+  // vfork returns once the child has exec'd or given up, so the report is normally settled
+  // now; one that is not yet is left to the caller's loop.
+  const auto outcome = read_exec_report(report[0], failure);
+  if (outcome == ExecReport::kPending && !wait_exec) {
     result.exec_report = report[0];
     return result;
   }
-  ExecFailure failure{};
-  const auto outcome = read_exec_report(report[0], failure);
   ::close(report[0]);
   if (outcome == ExecReport::kFailed) {
     // The child has exited (or is about to): collect it here, so no reaper mistakes it for a
