@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +19,9 @@ extern char** environ;
 
 namespace podvisor::os {
 namespace {
+
+// How long a spawn waits for the exec report once vfork has returned (see spawn()).
+constexpr int kSettleMs = 100;
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -102,6 +106,14 @@ struct ChildPlan {
   reset_signals_in_child();
   execve(plan.exe, plan.argv, plan.envp);
   child_fail(plan.report, kStepExec);
+}
+
+// vfork in a frame of its own: the child runs on this frame's stack, and the caller's locals
+// (strings, vectors) stay out of its reach and out of -Wclobbered's.
+[[gnu::noinline]] pid_t vfork_child(const ChildPlan& plan) {
+  const pid_t pid = vfork();
+  if (pid == 0) run_child(plan);
+  return pid;
 }
 
 }  // namespace
@@ -222,9 +234,9 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
                        report[1]};
   // vfork: the child borrows podvisor's memory until its exec, so no page tables are copied
   // and no page is copied on write behind it (a thousand spawns of an 8 MiB process). The
-  // child below only makes system calls on its own stack and writes nothing podvisor reads;
+  // child only makes system calls on its own stack and writes nothing podvisor reads;
   // podvisor is single-threaded, so setuid() needs no cross-thread broadcast.
-  const pid_t pid = vfork();
+  const pid_t pid = vfork_child(plan);
   if (pid < 0) {
     result.error = errno;
     result.message = fmt::format("fork: {}", std::strerror(errno));
@@ -232,7 +244,6 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
     ::close(report[1]);
     return result;
   }
-  if (pid == 0) run_child(plan);
   // Parent: also set the group here, so a signal to the group right after spawn reaches it.
   // Its result does not matter: EACCES (the child has exec'd) and ESRCH (it has exited) mean
   // the child's own setpgid came first, and a failure of that one travels back over `report`.
@@ -240,9 +251,15 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
   ::close(report[1]);
   result.pid = pid;
   ExecFailure failure{};
-  // vfork returns once the child has exec'd or given up, so the report is normally settled
-  // now; one that is not yet is left to the caller's loop.
-  const auto outcome = read_exec_report(report[0], failure);
+  // vfork returns once the child's exec is past its point of no return (or the child gave
+  // up), but the kernel closes the close-on-exec descriptors a moment later: wait for that
+  // moment (microseconds), so programs start in spawn order. One still not settled after
+  // kSettleMs is left to the caller's loop.
+  auto outcome = read_exec_report(report[0], failure);
+  if (outcome == ExecReport::kPending) {
+    pollfd pfd{report[0], POLLIN, 0};
+    if (::poll(&pfd, 1, kSettleMs) > 0) outcome = read_exec_report(report[0], failure);
+  }
   if (outcome == ExecReport::kPending && !wait_exec) {
     result.exec_report = report[0];
     return result;
