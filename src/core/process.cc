@@ -98,27 +98,9 @@ void Process::start() {
 }
 
 void Process::spawn() {
-  auto result = driver_.spawn(*this);
+  const auto result = driver_.spawn(*this);
   if (result.pid <= 0) {
-    driver_.log(LogLevel::kError, fmt::format("spawn error: {}", result.message));
-    spawnerr_ = result.message;
-    // A missing command cannot fix itself in single-command mode; supervisord retries it
-    // (another program may be installing it), and so does config mode.
-    if (result.permanent && spec_.count_every_exit) {
-      fail(fmt::format("spawn error: {}", result.message), result.error == ENOENT ? 127 : 126,
-           "the command cannot be run, retrying will not help");
-      return;
-    }
-    // supervisord retries a failed spawn whatever autorestart says; with recovery off
-    // (single-command mode) there is no retry of any kind.
-    const bool retry = !spec_.count_every_exit || spec_.autorestart != config::Autorestart::kFalse;
-    ++failures_;
-    if (!retry || failures_ > spec_.startretries) {
-      fail(fmt::format("spawn error: {}", result.message), 1,
-           retry ? "too many start retries too quickly" : "it could not be started");
-      return;
-    }
-    schedule_restart(false);
+    spawn_failed(result);
     return;
   }
   pid_ = result.pid;
@@ -130,6 +112,34 @@ void Process::spawn() {
   if (first_started_at_ == Clock::time_point{}) first_started_at_ = started_at_;
   driver_.log(LogLevel::kInfo, fmt::format("spawned: '{}' with pid {}", name(), pid_));
   set_state(State::kStarting);
+  exec_pending_ = result.exec_pending;
+  if (!exec_pending_) begin_starting();
+}
+
+void Process::spawn_failed(const ProcessDriver::Spawned& result) {
+  driver_.log(LogLevel::kError, fmt::format("spawn error: {}", result.message));
+  spawnerr_ = result.message;
+  // A missing command cannot fix itself in single-command mode; supervisord retries it
+  // (another program may be installing it), and so does config mode.
+  if (result.permanent && spec_.count_every_exit) {
+    fail(fmt::format("spawn error: {}", result.message), result.error == ENOENT ? 127 : 126,
+         "the command cannot be run, retrying will not help");
+    return;
+  }
+  // supervisord retries a failed spawn whatever autorestart says; with recovery off
+  // (single-command mode) there is no retry of any kind.
+  const bool retry = !spec_.count_every_exit || spec_.autorestart != config::Autorestart::kFalse;
+  ++failures_;
+  if (!retry || failures_ > spec_.startretries) {
+    fail(fmt::format("spawn error: {}", result.message), 1,
+         retry ? "too many start retries too quickly" : "it could not be started");
+    return;
+  }
+  schedule_restart(false);
+}
+
+void Process::begin_starting() {
+  if (state_ != State::kStarting) return;
   if (spec_.ready) driver_.start_readiness(*this);
   if (state_ != State::kStarting) return;
   if (spec_.startsecs.count() == 0) {
@@ -137,6 +147,24 @@ void Process::spawn() {
   } else {
     driver_.arm_timer(*this, spec_.startsecs);
   }
+}
+
+void Process::on_exec() {
+  if (!std::exchange(exec_pending_, false)) return;
+  begin_starting();
+}
+
+void Process::on_exec_failed(const ProcessDriver::Spawned& result) {
+  exec_pending_ = false;
+  driver_.cancel_timer(*this);
+  pid_ = -1;
+  if (stop_requested_) {  // stopped before it could run: nothing to retry
+    driver_.log(LogLevel::kInfo,
+                fmt::format("stopped: {} (spawn error: {})", name(), result.message));
+    set_state(State::kStopped);
+    return;
+  }
+  spawn_failed(result);
 }
 
 void Process::stop() {
@@ -260,6 +288,7 @@ std::string Process::describe(const ExitInfo& e) const {
 }
 
 void Process::on_exit(int wait_status) {
+  exec_pending_ = false;
   driver_.collect_output(*this);
   const auto info = ExitInfo::from_wait_status(wait_status);
   const auto now = driver_.now();

@@ -67,6 +67,8 @@ class ProcessDriver {
     int error = 0;           // errno when the spawn failed
     std::string message;     // "vllm: No such file or directory"
     bool permanent = false;  // command missing or not executable: retrying cannot help
+    // Forked, exec not confirmed yet: the driver calls on_exec, or on_exec_failed.
+    bool exec_pending = false;
   };
   virtual ~ProcessDriver() = default;
   virtual Clock::time_point now() const = 0;
@@ -103,6 +105,11 @@ class Process {
   void kill_now();  // a second stop request: SIGKILL without waiting
   void signal(int signo);
   void on_exit(int wait_status);
+  // A pending spawn's child has exec'd: the start goes on (startsecs, readiness).
+  void on_exec();
+  // A pending spawn's child could not exec (it has exited): a failed spawn, as if fork had
+  // failed, with supervisord's spawnerr wording and BACKOFF/FATAL.
+  void on_exec_failed(const ProcessDriver::Spawned& result);
   void on_timer();
   // The readiness probe passed `elapsed` after the spawn.
   void on_ready(std::chrono::milliseconds elapsed, const std::string& detail);
@@ -141,6 +148,8 @@ class Process {
 
  private:
   void spawn();
+  void spawn_failed(const ProcessDriver::Spawned& result);
+  void begin_starting();  // exec'd: startsecs and readiness
   void set_state(State s);
   void fail(std::string reason, int exit_code,
             std::string_view why = "too many start retries too quickly");
@@ -167,6 +176,7 @@ class Process {
   int restarts_ = 0;
   bool stop_requested_ = false;
   bool spawned_ = false;
+  bool exec_pending_ = false;
   bool done_ = false;
   // STARTING with a probe: RUNNING once both hold.
   bool ready_ = false;

@@ -179,6 +179,11 @@ void Supervisor::on_child_exit(Process& p, int wait_status) {
   check_done();
 }
 
+void Supervisor::on_exec_failed(Process& p, const ProcessDriver::Spawned& result) {
+  p.on_exec_failed(result);
+  check_done();
+}
+
 void Supervisor::state_changed(Process& p, State from) {
   driver_.log(config::LogLevel::kDebug,
               fmt::format("{}: {} -> {}", p.name(), to_string(from), to_string(p.state())));

@@ -34,6 +34,8 @@ class Supervisor final : public ProcessObserver {
   void forward_signal(int signo);
   // p's process exited (the event loop found its pid among the children it watches).
   void on_child_exit(Process& p, int wait_status);
+  // p's process could not exec (a spawn the driver confirms later): a failed spawn.
+  void on_exec_failed(Process& p, const ProcessDriver::Spawned& result);
   // ProcessObserver: the exit policy, reloads and depends_on move on from here.
   void state_changed(Process& p, State from) override;
   // Hears of every state change first (the control plane's start and stop waiters).

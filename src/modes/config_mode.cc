@@ -148,7 +148,7 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
     return next;
   };
-  return runtime::run_supervisor(*spec, options, log);
+  return runtime::run_supervisor(std::move(*spec), options, log);
 }
 
 int check_main(int argc, char** argv) {

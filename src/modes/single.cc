@@ -73,7 +73,7 @@ int run_single_command(const config::CommandLine& cli) {
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
   runtime::RuntimeOptions options;
   options.terminal = isatty(STDIN_FILENO) == 1;
-  return runtime::run_supervisor(spec, options, log);
+  return runtime::run_supervisor(std::move(spec), options, log);
 }
 
 }  // namespace

@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -37,9 +39,15 @@ bool read_stat(pid_t pid, pid_t& ppid, char& state) {
 
 }  // namespace
 
-std::vector<pid_t> descendants(pid_t root) {
+namespace {
+
+struct ProcessTable {
   std::multimap<pid_t, pid_t> children;  // ppid → pid
   std::map<pid_t, char> states;
+};
+
+ProcessTable read_process_table() {
+  ProcessTable table;
   if (DIR* dir = opendir("/proc")) {
     while (const dirent* entry = readdir(dir)) {
       char* end = nullptr;
@@ -48,31 +56,65 @@ std::vector<pid_t> descendants(pid_t root) {
       pid_t ppid = 0;
       char state = '?';
       if (read_stat(static_cast<pid_t>(pid), ppid, state)) {
-        children.emplace(ppid, static_cast<pid_t>(pid));
-        states[static_cast<pid_t>(pid)] = state;
+        table.children.emplace(ppid, static_cast<pid_t>(pid));
+        table.states[static_cast<pid_t>(pid)] = state;
       }
     }
     closedir(dir);
   }
+  return table;
+}
+
+}  // namespace
+
+std::vector<pid_t> descendants(pid_t root, const std::vector<pid_t>& spared) {
+  auto table = read_process_table();
   std::vector<pid_t> out, queue{root};
   while (!queue.empty()) {
     const pid_t parent = queue.back();
     queue.pop_back();
-    auto [first, last] = children.equal_range(parent);
+    auto [first, last] = table.children.equal_range(parent);
     for (auto it = first; it != last; ++it) {
-      if (states[it->second] != 'Z') out.push_back(it->second);
+      if (std::find(spared.begin(), spared.end(), it->second) != spared.end()) continue;
+      if (table.states[it->second] != 'Z') out.push_back(it->second);
       queue.push_back(it->second);
     }
   }
   return out;
 }
 
-size_t signal_descendants(pid_t root, int signo) {
+size_t signal_descendants(pid_t root, int signo, const std::vector<pid_t>& spared) {
   size_t count = 0;
-  for (const pid_t pid : descendants(root)) {
+  for (const pid_t pid : descendants(root, spared)) {
     if (kill(pid, signo) == 0) ++count;
   }
   return count;
+}
+
+std::vector<pid_t> own_children() {
+  if (!has_children()) return {};
+  const auto table = read_process_table();
+  std::vector<pid_t> out;
+  auto [first, last] = table.children.equal_range(getpid());
+  for (auto it = first; it != last; ++it) out.push_back(it->second);
+  return out;
+}
+
+size_t wait_for_children(std::vector<pid_t> pids, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    std::erase_if(pids, [](pid_t pid) {
+      int status = 0;
+      pid_t r;
+      do {
+        r = waitpid(pid, &status, WNOHANG);
+      } while (r < 0 && errno == EINTR);
+      return r != 0;  // exited and reaped, or no longer a child (ECHILD)
+    });
+    if (pids.empty() || std::chrono::steady_clock::now() >= deadline) return pids.size();
+    const timespec tick{0, 10'000'000};
+    nanosleep(&tick, nullptr);  // EINTR only shortens a tick
+  }
 }
 
 bool has_children() {

@@ -4,15 +4,24 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <vector>
 
 namespace podvisor::os {
 
-// Every live descendant of `root`, read from /proc (zombies excluded).
-std::vector<pid_t> descendants(pid_t root);
+// Every live descendant of `root`, read from /proc (zombies excluded), but for the processes
+// in `spared` and everything below them.
+std::vector<pid_t> descendants(pid_t root, const std::vector<pid_t>& spared = {});
 
 // Signals each of them; returns how many were signalled.
-size_t signal_descendants(pid_t root, int signo);
+size_t signal_descendants(pid_t root, int signo, const std::vector<pid_t>& spared = {});
+
+// The children the calling process has now (live or not yet reaped), from /proc.
+std::vector<pid_t> own_children();
+
+// Waits up to `limit` for each of `pids` (children of the caller) to exit, reaping them;
+// returns how many are still running. Polls: it runs when podvisor has nothing else to do.
+size_t wait_for_children(std::vector<pid_t> pids, std::chrono::milliseconds limit);
 
 // Whether the calling process has any child, live or not yet reaped. As PID 1 or a
 // subreaper, a process with no child has no descendant either: every orphan is re-parented

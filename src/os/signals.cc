@@ -10,11 +10,23 @@ namespace podvisor::os {
 sigset_t handled_signals() {
   sigset_t set;
   sigfillset(&set);
-  for (int s :
-       {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS, SIGPIPE}) {
-    sigdelset(&set, s);
-  }
+  for (int s : {SIGKILL, SIGSTOP, SIGPIPE}) sigdelset(&set, s);
   return set;
+}
+
+bool is_fault_signal(int signo) {
+  switch (signo) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGSYS:
+      return true;
+    default:
+      return false;
+  }
 }
 
 SignalFd::SignalFd() {
@@ -41,6 +53,19 @@ std::optional<signalfd_siginfo> SignalFd::read() {
     if (n < 0 && errno == EINTR) continue;
     return std::nullopt;
   }
+}
+
+void take_default_action(int signo) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, signo);
+  // Each step may only fail for a bad signal number, which a signalfd never reports.
+  (void)sigaction(signo, &dfl, nullptr);
+  (void)raise(signo);  // stays pending while blocked; delivered by the unblock below
+  (void)sigprocmask(SIG_UNBLOCK, &one, nullptr);
+  (void)sigprocmask(SIG_BLOCK, &one, nullptr);
 }
 
 void reset_signals_in_child() {

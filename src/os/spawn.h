@@ -1,5 +1,6 @@
 // fork/exec of a supervised program: own process group, optional terminal handover, fds
-// >= 3 closed, signals reset; exec failures come back over a close-on-exec pipe.
+// >= 3 closed, signals reset; exec failures come back over a close-on-exec pipe, read at
+// once or, for many spawns in a row, later on the event loop.
 #pragma once
 
 #include <sys/types.h>
@@ -30,9 +31,25 @@ struct SpawnResult {
   int error = 0;                  // errno of the failing step
   std::string message;            // "vllm: No such file or directory"
   bool command_unusable = false;  // not found or not executable: retrying will not help
+  int exec_report = -1;           // without wait_exec: readable once the child has exec'd
 };
 
-SpawnResult spawn(const SpawnRequest& request);
+// Forks and execs. With `wait_exec` it returns once the child has exec'd (or failed to);
+// without, at once, with `exec_report` open: see read_exec_report.
+SpawnResult spawn(const SpawnRequest& request, bool wait_exec = true);
+
+// What a child that could not exec sends back: the failing step and its errno.
+struct ExecFailure {
+  int step = 0;
+  int error = 0;
+};
+enum class ExecReport { kPending, kExecuted, kFailed };
+// Reads a spawn's exec report (non-blocking): kExecuted once the child has exec'd (or died
+// before reporting), kFailed with `failure` filled. The caller closes the fd.
+ExecReport read_exec_report(int fd, ExecFailure& failure);
+// The result of a spawn whose child reported `failure` (message, command_unusable).
+SpawnResult failed_spawn(const ExecFailure& failure, const std::string& command,
+                         const std::string& directory);
 
 // PATH lookup as execvp does it, in the parent so the error can be precise. Returns the
 // path, or the errno (ENOENT, EACCES) in `error`.

@@ -65,17 +65,86 @@ core::ProcessDriver::Spawned Driver::spawn(core::Process& p) {
     request.groups = p.spec().groups;
   }
   ProgramIoTable::Pipes pipes;
-  if (!terminal_) pipes = programs_.open_pipes(p, request);
-  const auto result = os::spawn(request);
-  programs_.attach(p, pipes, result.pid > 0);
-  if (result.pid > 0 && supervisor_) {
-    // One lookup routes the exit: the loop finds the pid, the Supervisor gets the Process.
-    // Two pointers: small enough for std::function to keep without an allocation.
-    loop_.watch(result.pid, [supervisor = supervisor_, process = &p](int wait_status) {
-      supervisor->on_child_exit(*process, wait_status);
-    });
+  try {
+    if (!terminal_) programs_.open_pipes(p, request, pipes);
+  } catch (const std::system_error& e) {
+    // Out of descriptors (EMFILE, ENFILE) or memory: a failed spawn, retried after a delay.
+    programs_.attach(p, pipes, false);
+    return {-1, e.code().value(), fmt::format("cannot open the output pipes: {}", e.what()), false};
   }
-  return {result.pid, result.error, result.message, result.command_unusable};
+  // Without a Supervisor to route the exit to, nobody would settle a pending exec.
+  auto result = os::spawn(request, /*wait_exec=*/supervisor_ == nullptr);
+  programs_.attach(p, pipes, result.pid > 0);
+  if (result.pid <= 0) return {result.pid, result.error, result.message, result.command_unusable};
+  bool pending = false;
+  if (result.exec_report >= 0) pending = watch_exec(p, io, result.exec_report);
+  if (supervisor_) {
+    // One lookup routes the exit: the loop finds the pid, the driver settles the exec report
+    // and hands the exit to the Supervisor. Two pointers: small enough for std::function to
+    // keep without an allocation.
+    loop_.watch(result.pid,
+                [this, process = &p](int wait_status) { on_child_exit(*process, wait_status); });
+  }
+  return {result.pid, 0, "", false, pending};
+}
+
+bool Driver::watch_exec(core::Process& p, ProgramIo& io, int report_fd) {
+  try {
+    io.exec = std::make_unique<PendingExec>(loop_.io(), report_fd);
+  } catch (const std::exception& e) {
+    // The loop cannot watch the pipe: wait for the exec here, as a lone spawn would.
+    ::close(report_fd);
+    log(LogLevel::kWarn, fmt::format("{}: exec report not watched: {}", p.name(), e.what()));
+    return false;
+  }
+  arm_exec_report(p, io);
+  return true;
+}
+
+void Driver::arm_exec_report(core::Process& p, ProgramIo& io) {
+  io.exec->report.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                             [this, &p](const boost::system::error_code& ec) {
+                               if (!ec) on_exec_report(p);
+                             });
+}
+
+void Driver::on_exec_report(core::Process& p) {
+  auto& io = programs_.of(p);
+  if (!io.exec) return;
+  os::ExecFailure failure;
+  switch (os::read_exec_report(io.exec->report.native_handle(), failure)) {
+    case os::ExecReport::kPending:
+      arm_exec_report(p, io);
+      return;
+    case os::ExecReport::kFailed:
+      // Acted on at the child's exit, which follows: its status must not count as a run.
+      io.exec->failure = failure;
+      io.exec->report.close();
+      return;
+    case os::ExecReport::kExecuted:
+      io.exec.reset();
+      p.on_exec();
+      return;
+  }
+}
+
+void Driver::on_child_exit(core::Process& p, int wait_status) {
+  auto& io = programs_.of(p);
+  if (auto exec = std::move(io.exec)) {
+    auto failure = exec->failure;
+    os::ExecFailure read{};
+    if (!failure && exec->report.is_open() &&
+        os::read_exec_report(exec->report.native_handle(), read) == os::ExecReport::kFailed) {
+      failure = read;
+    }
+    if (failure) {
+      const auto r = os::failed_spawn(*failure, p.spec().argv.front(), p.spec().directory);
+      supervisor_->on_exec_failed(p, {-1, r.error, r.message, r.command_unusable});
+      return;
+    }
+    p.on_exec();  // it ran, however briefly: the exit is a run's
+  }
+  supervisor_->on_child_exit(p, wait_status);
 }
 
 void Driver::kill(pid_t pid, int signo, bool group) {

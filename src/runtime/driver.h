@@ -39,6 +39,13 @@ class Driver final : public core::ProcessDriver {
 
  private:
   std::vector<std::string> environment(core::Process& p, ProgramIo& io);
+  // Spawns do not wait for their exec (a thousand programs start as fast as they fork):
+  // the report pipe is read on the loop, and once more when the child exits, so an exec
+  // failure is a spawn error however the two events are ordered.
+  bool watch_exec(core::Process& p, ProgramIo& io, int report_fd);
+  void arm_exec_report(core::Process& p, ProgramIo& io);
+  void on_exec_report(core::Process& p);
+  void on_child_exit(core::Process& p, int wait_status);
 
   Loop& loop_;
   ProgramIoTable& programs_;

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "config/values.h"
 #include "os/descendants.h"
 
 namespace podvisor::runtime {
@@ -33,16 +34,26 @@ void Loop::wait_signals() {
   stream_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                      [this](const boost::system::error_code& ec) {
                        if (ec) return;
-                       while (auto info = signals_.read()) {
-                         const int sig = static_cast<int>(info->ssi_signo);
-                         if (sig == SIGCHLD) {
-                           reap();
-                         } else if (on_signal_) {
-                           on_signal_(sig);
-                         }
-                       }
+                       // Armed again first: should a handler throw, signals still arrive.
                        if (!stopped_) wait_signals();
+                       while (auto info = signals_.read()) dispatch(*info);
                      });
+}
+
+void Loop::dispatch(const signalfd_siginfo& info) {
+  const int sig = static_cast<int>(info.ssi_signo);
+  if (sig == SIGCHLD) {
+    reap();
+  } else if (os::is_fault_signal(sig) && !os::sent_by_process(info.ssi_code)) {
+    // Queued by the kernel for podvisor itself, not sent by anyone: not the program's.
+    if (on_error_) {
+      on_error_(fmt::format("received {} from the kernel (code {})", config::signal_name(sig),
+                            info.ssi_code));
+    }
+    os::take_default_action(sig);
+  } else if (on_signal_) {
+    on_signal_(sig);
+  }
 }
 
 void Loop::reap() {

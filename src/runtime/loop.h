@@ -49,6 +49,7 @@ class Loop final : public probe::ChildWatcher {
 
  private:
   void wait_signals();
+  void dispatch(const signalfd_siginfo& info);
 
   boost::asio::io_context io_;
   os::SignalFd signals_;

@@ -47,10 +47,8 @@ const ProgramIo* ProgramIoTable::find(const core::Process& p) const {
   return it == programs_.end() ? nullptr : it->second.get();
 }
 
-ProgramIoTable::Pipes ProgramIoTable::open_pipes(const core::Process& p,
-                                                 os::SpawnRequest& request) {
+void ProgramIoTable::open_pipes(const core::Process& p, os::SpawnRequest& request, Pipes& pipes) {
   of(p).relays.remove_if([](const output::PipeRelay& r) { return !r.open(); });
-  Pipes pipes;
   pipes.out = output::make_pipe();
   request.stdout_fd = pipes.out->write;
   if (p.spec().redirect_stderr) {
@@ -59,7 +57,6 @@ ProgramIoTable::Pipes ProgramIoTable::open_pipes(const core::Process& p,
     pipes.err = output::make_pipe();
     request.stderr_fd = pipes.err->write;
   }
-  return pipes;
 }
 
 void ProgramIoTable::attach(const core::Process& p, Pipes& pipes, bool spawned) {
@@ -130,8 +127,17 @@ void ProgramIoTable::relay(const core::Process& p, ProgramIo& io, int read_fd, i
       destination = log_file(p, io, log, stream);
       break;
   }
-  io.relays.emplace_back(io_, read_fd, destination, std::move(rings), buffer_,
-                         std::move(formatter));
+  try {
+    io.relays.emplace_back(io_, read_fd, destination, std::move(rings), buffer_,
+                           std::move(formatter));
+  } catch (const std::exception& e) {
+    // The loop cannot watch the pipe (epoll out of memory): the program runs, its output
+    // of this run is lost, and podvisor says so rather than failing.
+    log_.log(LogLevel::kError,
+             fmt::format("{}: cannot relay {}: {}", p.name(), stream_name, e.what()));
+    ::close(read_fd);
+    return;
+  }
   io.relays.back().observe(
       [this, &p, stream](std::string_view chunk) { on_output(p, stream, chunk); });
   io.relays.back().start();

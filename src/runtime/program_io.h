@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <list>
@@ -29,6 +30,14 @@ namespace podvisor::runtime {
 using Watchers = std::list<std::weak_ptr<std::function<void()>>>;
 void notify_watchers(Watchers& watchers);
 
+// A spawn whose exec is not confirmed yet: the report pipe, and a failure read from it
+// before the child's exit was.
+struct PendingExec {
+  PendingExec(boost::asio::io_context& io, int fd) : report(io, fd) {}
+  boost::asio::posix::stream_descriptor report;
+  std::optional<os::ExecFailure> failure;
+};
+
 // The live state of one program beside its Process: output, probes, its timer.
 struct ProgramIo {
   explicit ProgramIo(boost::asio::io_context& io) : timer(io) {}
@@ -44,6 +53,7 @@ struct ProgramIo {
   std::unique_ptr<probe::NotifySocket> notify;   // ready=notify
   std::string notify_status;                     // the last STATUS= it sent
   Watchers log_watchers[2];                      // stdout, stderr
+  std::unique_ptr<PendingExec> exec;             // from the spawn to the exec
 };
 
 // podvisor's own log: [supervisord] logfile when it is a file, else the recent lines.
@@ -65,11 +75,12 @@ class ProgramIoTable {
   const ProgramIo* find(const core::Process& p) const;
 
   // The pipes of one spawn: their write ends go to the child (in `request`), the read ends
-  // are relayed once it runs. Without a terminal only; throws std::system_error.
+  // are relayed once it runs. Without a terminal only; throws std::system_error (out of
+  // descriptors), leaving in `pipes` what it opened, for attach() to close.
   struct Pipes {
     std::optional<output::Pipe> out, err;
   };
-  Pipes open_pipes(const core::Process& p, os::SpawnRequest& request);
+  void open_pipes(const core::Process& p, os::SpawnRequest& request, Pipes& pipes);
   // After the spawn: closes the write ends, and relays the read ends when it succeeded.
   void attach(const core::Process& p, Pipes& pipes, bool spawned);
 

@@ -1,6 +1,7 @@
 #include "runtime/runtime.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,27 +28,29 @@ using config::LogLevel;
 
 // At exit, how long podvisor waits for a slow reader to take the output still queued.
 constexpr auto kFlushLimit = std::chrono::seconds(30);
+// podvisor could not set itself up (no descriptor for its event loop, say): as a failed start.
+constexpr int kCannotStart = 1;
 
 // Wires the parts together: the loop's signals to the Supervisor, the driver and program io
 // under it, the control servers over the backend; then runs and ends.
 class Runtime {
  public:
-  Runtime(const config::SupervisorSpec& spec, const RuntimeOptions& options, output::Logger& log)
-      : spec_(spec),
+  Runtime(config::SupervisorSpec spec, const RuntimeOptions& options, output::Logger& log)
+      : spec_(std::move(spec)),
         options_(options),
         log_(log),
         programs_(loop_.io(), spec_, stdout_sink_, stderr_sink_, log),
         driver_(loop_, programs_, spec_, options.terminal, log),
-        supervisor_(spec, driver_, [this](const core::Supervisor::Outcome& o) { finish(o); }),
+        supervisor_(spec_, driver_, [this](const core::Supervisor::Outcome& o) { finish(o); }),
         backend_(loop_, supervisor_, programs_, main_log_, spec_, options.reload, log) {
     driver_.route_exits_to(supervisor_);
     // podvisor's own lines go through the same sink as relayed output, so they never
     // split a relayed line.
-    auto* log_sink = spec.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
-    if (!spec.logfile.empty() && !spec.logfile.starts_with("/dev/")) {
+    auto* log_sink = spec_.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
+    if (!spec_.logfile.empty() && !spec_.logfile.starts_with("/dev/")) {
       try {
-        main_log_.file = std::make_unique<output::LogFile>(spec.logfile, spec.logfile_maxbytes,
-                                                           spec.logfile_backups);
+        main_log_.file = std::make_unique<output::LogFile>(spec_.logfile, spec_.logfile_maxbytes,
+                                                           spec_.logfile_backups);
       } catch (const std::system_error& e) {
         log_.log(LogLevel::kError, fmt::format("cannot open logfile: {}", e.what()));
       }
@@ -61,11 +64,14 @@ class Runtime {
     loop_.on_signal([this](int sig) { on_signal(sig); });
     loop_.on_orphan([this](pid_t pid, int) {
       log_.log(LogLevel::kDebug, fmt::format("reaped orphan pid {}", pid));
+      std::erase(inherited_, pid);  // its pid may now go to another process
     });
     loop_.on_error([this](const std::string& error) { log_.log(LogLevel::kCritical, error); });
   }
 
   ~Runtime() { log_.set_writer(nullptr); }
+
+  const std::vector<pid_t>& inherited() const { return inherited_; }
 
   int run() {
     if (const int error = os::become_subreaper(); error != 0) {
@@ -74,16 +80,35 @@ class Runtime {
     }
     log_.log(LogLevel::kInfo,
              fmt::format("podvisor {} started with pid {}", PODVISOR_VERSION, getpid()));
+    // Children from before podvisor (bash's `exec > >(tee log)` reader) are nobody's
+    // leftovers: reaped when they end, never signalled, waited for at exit.
+    inherited_ = os::own_children();
+    if (!inherited_.empty()) {
+      log_.log(LogLevel::kDebug, fmt::format("{} process(es) were children of podvisor before "
+                                             "it started: left alone",
+                                             inherited_.size()));
+    }
     loop_.start();
     if (!open_control_servers()) {
       stdout_sink_.flush(kFlushLimit);
       stderr_sink_.flush(kFlushLimit);
       return 2;
     }
-    supervisor_.start_all();
-    if (!outcome_) loop_.run();
+    guarded("starting the programs", [this] { supervisor_.start_all(); });
+    // Loading and expanding the configuration (numprocs) left freed heap behind: give it
+    // back, so idle RSS is what the programs' bookkeeping needs.
+    (void)malloc_trim(0);
+    while (!outcome_ && !loop_.stopped()) {
+      if (guarded("in the event loop", [this] { loop_.run(); })) break;
+    }
     for (auto& server : servers_) server->close();
-    end_leftovers(loop_, log_, [this] { programs_.drain_all(); });
+    if (!guarded("ending leftover processes", [this] {
+          end_leftovers(
+              loop_, log_, [this] { programs_.drain_all(); }, inherited_);
+        })) {
+      // Nothing may outlive podvisor, even when the orderly way failed.
+      os::signal_descendants(getpid(), SIGKILL, inherited_);
+    }
     programs_.drain_all();
     if (outcome_ && outcome_->failed) {
       stderr_sink_.write(crash_report(*outcome_->failed, programs_.find(*outcome_->failed)));
@@ -98,6 +123,21 @@ class Runtime {
   }
 
  private:
+  // No exception may end PID 1 and orphan its programs: one that escapes a step is logged
+  // and podvisor carries on (the event loop runs again). Returns whether `step` completed.
+  template <typename Step>
+  bool guarded(std::string_view what, Step&& step) {
+    try {
+      step();
+      return true;
+    } catch (const std::exception& e) {
+      log_.log(LogLevel::kCritical, fmt::format("error {}: {}; carrying on", what, e.what()));
+    } catch (...) {
+      log_.log(LogLevel::kCritical, fmt::format("unknown error {}; carrying on", what));
+    }
+    return false;
+  }
+
   void on_signal(int sig) {
     switch (sig) {
       case SIGTERM:
@@ -184,14 +224,26 @@ class Runtime {
   std::vector<std::unique_ptr<control::HttpServer>> servers_;
   std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs
   std::optional<core::Supervisor::Outcome> outcome_;
+  std::vector<pid_t> inherited_;  // children from before podvisor started, still running
 };
 
 }  // namespace
 
-int run_supervisor(const config::SupervisorSpec& spec, const RuntimeOptions& options,
+int run_supervisor(config::SupervisorSpec spec, const RuntimeOptions& options,
                    output::Logger& log) {
-  Runtime runtime(spec, options, log);
-  return runtime.run();
+  std::optional<Runtime> runtime;
+  try {
+    runtime.emplace(std::move(spec), options, log);
+  } catch (const std::exception& e) {
+    // Nothing runs yet (out of descriptors for the loop itself, say): no program to orphan.
+    log.log(LogLevel::kCritical, fmt::format("cannot start: {}", e.what()));
+    return kCannotStart;
+  }
+  const int status = runtime->run();
+  const auto readers = runtime->inherited();
+  runtime.reset();  // closes the sinks' descriptors for stdout and stderr
+  let_readers_finish(readers);
+  return status;
 }
 
 }  // namespace podvisor::runtime

@@ -19,8 +19,7 @@ struct RuntimeOptions {
   std::function<config::SupervisorSpec()> reload;
 };
 
-// Returns podvisor's exit status.
-int run_supervisor(const config::SupervisorSpec& spec, const RuntimeOptions& options,
-                   output::Logger& log);
+// Returns podvisor's exit status. Takes the spec by value: moved in, it is not kept twice.
+int run_supervisor(config::SupervisorSpec spec, const RuntimeOptions& options, output::Logger& log);
 
 }  // namespace podvisor::runtime

@@ -38,7 +38,7 @@ bool escalation_requested(os::SignalFd& signals) {
 }  // namespace
 
 void end_leftovers(Loop& loop, output::Logger& log, const std::function<void()>& drain,
-                   std::chrono::milliseconds grace) {
+                   const std::vector<pid_t>& spared, std::chrono::milliseconds grace) {
   const auto reap = [&] {
     drain();
     loop.reap_quietly();
@@ -46,7 +46,7 @@ void end_leftovers(Loop& loop, output::Logger& log, const std::function<void()>&
   reap();
   if (!os::has_children()) return;  // the common case, without reading all of /proc
   const auto self = getpid();
-  const auto signalled = os::signal_descendants(self, SIGTERM);
+  const auto signalled = os::signal_descendants(self, SIGTERM, spared);
   if (signalled == 0) {
     reap();
     return;
@@ -57,11 +57,11 @@ void end_leftovers(Loop& loop, output::Logger& log, const std::function<void()>&
   const auto hard_deadline = deadline + kKillWait;
   while (true) {
     reap();
-    if (os::descendants(self).empty()) return;
+    if (os::descendants(self, spared).empty()) return;
     if (!killed && (Clock::now() >= deadline || escalation_requested(loop.signals()))) {
       killed = true;
       log.log(LogLevel::kWarn, fmt::format("sending SIGKILL to {} leftover process(es)",
-                                           os::signal_descendants(self, SIGKILL)));
+                                           os::signal_descendants(self, SIGKILL, spared)));
     }
     if (Clock::now() >= hard_deadline) {
       log.log(LogLevel::kError, "leftover processes survived SIGKILL; giving up waiting");
@@ -74,6 +74,15 @@ void end_leftovers(Loop& loop, output::Logger& log, const std::function<void()>&
       return;
     }
   }
+}
+
+void let_readers_finish(const std::vector<pid_t>& readers, std::chrono::milliseconds limit) {
+  if (readers.empty()) return;
+  // The sinks' own descriptors for these streams are closed already (the runtime is gone).
+  // EBADF only means one was never open; nothing is left to report it to.
+  (void)::close(STDOUT_FILENO);
+  (void)::close(STDERR_FILENO);
+  (void)os::wait_for_children(readers, limit);
 }
 
 std::string crash_report(const core::Process& p, const ProgramIo* io) {

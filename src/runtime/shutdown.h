@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/process.h"
 #include "output/log.h"
@@ -16,11 +17,22 @@ namespace podvisor::runtime {
 // After the programs are gone, leftover descendants get SIGTERM, this long, then SIGKILL.
 constexpr std::chrono::milliseconds kLeftoverGrace{1500};
 
-// Ends every descendant of podvisor. `drain` runs before each reap (a leftover may hold a
-// program's pipe); a SIGTERM, SIGINT or SIGQUIT meanwhile cuts the grace short. It polls: it
-// runs after the loop, when only waiting remains.
+// Ends every descendant of podvisor but the `spared` ones (and theirs). `drain` runs before
+// each reap (a leftover may hold a program's pipe); a SIGTERM, SIGINT or SIGQUIT meanwhile
+// cuts the grace short. It polls: it runs after the loop, when only waiting remains.
 void end_leftovers(Loop& loop, output::Logger& log, const std::function<void()>& drain,
+                   const std::vector<pid_t>& spared = {},
                    std::chrono::milliseconds grace = kLeftoverGrace);
+
+// How long podvisor waits at exit for the processes that were its children before it started
+// (`exec > >(tee log)`'s reader) to finish once its stdout and stderr are closed.
+constexpr std::chrono::seconds kReaderWait{5};
+
+// The last step of podvisor: closes its stdout and stderr, so a reader of them that was
+// podvisor's child before it started (bash's process substitution) sees the end of its input,
+// and waits up to `limit` for those `readers` to finish. Nothing may be written after it.
+void let_readers_finish(const std::vector<pid_t>& readers,
+                        std::chrono::milliseconds limit = kReaderWait);
 
 // The report printed when podvisor ends because `p` failed: why, uptime, restarts, and its
 // last lines of output (from `io`, when it has any).

@@ -27,7 +27,7 @@ class FakeDriver : public ProcessDriver {
       return e;
     }
     ++spawns;
-    return {next_pid++, 0, "", false};
+    return {next_pid++, 0, "", false, exec_pending};
   }
   void kill(pid_t pid, int signo, bool group) override { kills.push_back({pid, signo, group}); }
   void kill_group(pid_t pgid, int signo) override { group_kills.push_back({pgid, signo, true}); }
@@ -76,6 +76,7 @@ class FakeDriver : public ProcessDriver {
   std::vector<std::string> lines;
   pid_t next_pid = 100;
   int spawns = 0;
+  bool exec_pending = false;  // spawns return before the exec, as the runtime's do
   std::vector<Process*> readiness, liveness;
   int probe_stops = 0;
   int outputs_collected = 0;
@@ -117,6 +118,58 @@ TEST(Process, StartsecsLeadsToRunning) {
   EXPECT_TRUE(
       d.logged("success: app entered RUNNING state, process has stayed up for > than 1 "
                "seconds (startsecs)"));
+}
+
+// A spawn that returns before its exec: startsecs counts from the exec, not the fork.
+TEST(Process, PendingExecStartsTheClockWhenConfirmed) {
+  FakeDriver d;
+  d.exec_pending = true;
+  auto spec = single_command();
+  spec.startsecs = 0s;
+  Process p(spec, d);
+  p.start();
+  EXPECT_EQ(p.state(), State::kStarting);
+  EXPECT_FALSE(d.timer);
+  p.on_exec();
+  EXPECT_EQ(p.state(), State::kRunning);
+  p.on_exec();  // a second confirmation changes nothing
+  EXPECT_EQ(p.state(), State::kRunning);
+}
+
+// An exec that fails after the fork is a spawn error with supervisord's consequences: a
+// command that cannot run is FATAL at once in single-command mode (126), otherwise BACKOFF.
+TEST(Process, FailedExecIsASpawnError) {
+  FakeDriver d;
+  d.exec_pending = true;
+  Process p(single_command(), d);
+  p.start();
+  p.on_exec_failed({-1, ENOEXEC, "server: Exec format error", true});
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_EQ(p.fatal_exit_code(), 126);
+  EXPECT_EQ(p.pid(), -1);
+  EXPECT_TRUE(d.logged("spawn error: server: Exec format error"));
+
+  FakeDriver d2;
+  d2.exec_pending = true;
+  auto spec = single_command();
+  spec.count_every_exit = false;  // config mode
+  Process q(spec, d2);
+  q.start();
+  q.on_exec_failed({-1, ENOENT, "couldn't chdir to /nowhere: No such file or directory", false});
+  EXPECT_EQ(q.state(), State::kBackoff);
+  EXPECT_EQ(q.spawnerr(), "couldn't chdir to /nowhere: No such file or directory");
+}
+
+// Stopped before its exec was confirmed, and the exec failed: STOPPED, no retry.
+TEST(Process, FailedExecAfterAStopRequestEndsStopped) {
+  FakeDriver d;
+  d.exec_pending = true;
+  Process p(single_command(), d);
+  p.start();
+  p.stop();
+  EXPECT_EQ(p.state(), State::kStopping);
+  p.on_exec_failed({-1, ENOEXEC, "server: Exec format error", true});
+  EXPECT_EQ(p.state(), State::kStopped);
 }
 
 TEST(Process, BackoffGrowsExponentiallyAndCapsAtBackoffMax) {

@@ -37,7 +37,7 @@ TEST(Shutdown, LeftoversGetSigtermThenSigkill) {
   log.set_writer([&](std::string_view line) { lines.emplace_back(line); });
   int drains = 0;
   end_leftovers(
-      loop, log, [&] { ++drains; }, std::chrono::milliseconds(200));
+      loop, log, [&] { ++drains; }, {}, std::chrono::milliseconds(200));
   log.set_writer(nullptr);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(lines[0].ends_with("INFO sending SIGTERM to 2 leftover process(es)\n")) << lines[0];
