@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "output/destination.h"
+#include "output/log_file.h"
 
 namespace podvisor::output {
 namespace {
