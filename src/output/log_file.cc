@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -47,8 +48,12 @@ void LogFile::open_file() {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "open " + path_);
   struct stat st {};
-  size_ = fstat(fd_, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  const bool known = fstat(fd_, &st) == 0;
+  size_ = known ? static_cast<uint64_t>(st.st_size) : 0;
+  seekable_ = known && S_ISREG(st.st_mode);  // a terminal or /dev/null has no end to seek to
 }
+
+bool LogFile::seek_end() { return !seekable_ || ::lseek(fd_, 0, SEEK_END) >= 0; }
 
 bool LogFile::open_fifo() {
   next_open_attempt_ = std::chrono::steady_clock::now() + kFifoRetry;
@@ -112,7 +117,7 @@ void LogFile::write_file(std::string_view data) {
       return;
     }
   }
-  if (::lseek(fd_, 0, SEEK_END) < 0) {
+  if (!seek_end()) {
     drop(data.size(), errno);
     return;
   }
@@ -146,7 +151,7 @@ long LogFile::splice_from(int pipe_fd, size_t len) {
     rotate();
     if (fd_ < 0) return -1;
   }
-  if (::lseek(fd_, 0, SEEK_END) < 0) return -1;
+  if (!seek_end()) return -1;
   if (maxbytes_ > 0) len = std::min<uint64_t>(len, maxbytes_ - size_);
   const auto n = ::splice(pipe_fd, nullptr, fd_, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   if (n <= 0) {
@@ -159,8 +164,15 @@ long LogFile::splice_from(int pipe_fd, size_t len) {
 
 void LogFile::write_fifo(std::string_view data) {
   if (fd_ < 0) {
-    if (std::chrono::steady_clock::now() < next_open_attempt_ || !open_fifo()) {
-      drop(data.size(), ENXIO);
+    bool opened = false;
+    int error = ENXIO;
+    try {
+      opened = std::chrono::steady_clock::now() >= next_open_attempt_ && open_fifo();
+    } catch (const std::system_error& e) {
+      error = e.code().value();
+    }
+    if (!opened) {
+      drop(data.size(), error);
       return;
     }
   }
@@ -182,8 +194,10 @@ void LogFile::write_fifo(std::string_view data) {
       return;
     }
   }
-  // A slow reader: queue a bounded amount, drop past it, and wait on the loop for room.
-  const auto room = kFifoQueue > fifo_queue_.size() ? kFifoQueue - fifo_queue_.size() : 0;
+  // A slow reader: queue, and wait on the loop for room. Sources stop at kFifoQueue
+  // (congested); the hard limit only catches one that does not.
+  constexpr size_t kHardLimit = 4 * kFifoQueue;
+  const auto room = kHardLimit > fifo_queue_.size() ? kHardLimit - fifo_queue_.size() : 0;
   fifo_queue_.append(data.substr(0, room));
   if (data.size() > room) drop(data.size() - room, EAGAIN);
   flush_fifo();
@@ -225,7 +239,23 @@ void LogFile::flush_fifo() {
         fifo_queue_.erase(0, sent);
         if (fifo_queue_.empty()) recovered();
         flush_fifo();
+        resume_sources();
       });
+}
+
+void LogFile::when_drained(std::function<void()> resume) {
+  if (!congested()) {
+    resume();
+    return;
+  }
+  paused_.push_back(std::move(resume));
+}
+
+void LogFile::resume_sources() {
+  if (congested()) return;
+  auto resume = std::move(paused_);
+  paused_.clear();
+  for (auto& fn : resume) fn();
 }
 
 // The reader closed its end: back to waiting for one.
@@ -239,6 +269,12 @@ void LogFile::fifo_gone(int) {
   }
   fd_ = -1;
   fifo_queue_.clear();
+  // Later: the caller may be inside a source's write, and resuming reads again.
+  if (options_.io && !paused_.empty()) {
+    boost::asio::post(*options_.io, [this, alive = std::weak_ptr<bool>(alive_)] {
+      if (const auto a = alive.lock(); a && *a) resume_sources();
+    });
+  }
   next_open_attempt_ = std::chrono::steady_clock::now() + kFifoRetry;
 }
 
@@ -248,11 +284,11 @@ void LogFile::drop(size_t bytes, int error) {
   failing_ = true;
   dropped_at_episode_start_ = dropped_ - bytes;
   if (!options_.report) return;
-  const auto why = error == ENXIO   ? std::string("no reader on the FIFO")
-                   : error == EPIPE ? std::string("the FIFO's reader went away")
-                   : error == EAGAIN
-                       ? fmt::format("the FIFO's reader is slow ({} KiB queued)", kFifoQueue / 1024)
-                       : std::string(std::strerror(error));
+  const auto why = error == ENXIO    ? std::string("no reader on the FIFO")
+                   : error == EPIPE  ? std::string("the FIFO's reader went away")
+                   : error == EAGAIN ? fmt::format("the FIFO's reader is slow ({} KiB queued)",
+                                                   4 * kFifoQueue / 1024)
+                                     : std::string(std::strerror(error));
   options_.report(
       config::LogLevel::kWarn,
       fmt::format("cannot write log {}: {}; dropping output until it can be written", path_, why));

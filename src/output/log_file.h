@@ -1,6 +1,7 @@
 // A program's log file: rotated at maxbytes without losing a byte, and never a reason for the
 // loop to stop. A full disk or a FIFO nobody reads drops output (counted, reported once per
 // episode) instead of blocking or going quiet; writing resumes when the file can take bytes.
+// A slow FIFO reader slows the program down (backpressure) instead.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/values.h"
 #include "output/destination.h"
@@ -38,6 +40,9 @@ class LogFile final : public Destination {
 
   void write(std::string_view data) override;
   long splice_from(int pipe_fd, size_t len) override;
+  // A FIFO whose reader is slow: the source pauses, as for podvisor's own stdout.
+  bool congested() const override { return fifo_queue_.size() >= kFifoQueue; }
+  void when_drained(std::function<void()> resume) override;
   const std::string& path() const { return path_; }
   // Empties the file (supervisorctl clear); throws std::system_error.
   void clear();
@@ -49,11 +54,13 @@ class LogFile final : public Destination {
  private:
   void rotate();
   void open_file();
+  bool seek_end();
   bool open_fifo();
   void write_file(std::string_view data);
   void write_fifo(std::string_view data);
   void flush_fifo();
   void fifo_gone(int error);
+  void resume_sources();
   // Counts bytes not written; the first drop of an episode is reported with its cause.
   void drop(size_t bytes, int error);
   void recovered();
@@ -68,10 +75,12 @@ class LogFile final : public Destination {
   uint64_t dropped_at_episode_start_ = 0;
   bool failing_ = false;
   bool splice_ok_ = true;
+  bool seekable_ = false;
   // A FIFO: opened non-blocking, queued up to kFifoQueue while the reader is slow.
   bool fifo_ = false;
   std::optional<boost::asio::posix::stream_descriptor> fifo_stream_;
   std::string fifo_queue_;
+  std::vector<std::function<void()>> paused_;
   bool fifo_waiting_ = false;
   std::chrono::steady_clock::time_point next_open_attempt_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -84,7 +84,7 @@ bool PipeRelay::splice_once() {
   int waiting = 0;
   const int fd = stream_.native_handle();
   if (!sink_ || ::ioctl(fd, FIONREAD, &waiting) != 0 ||
-      static_cast<size_t>(waiting) <= 2 * kRingWindow) {
+      static_cast<size_t>(waiting) <= kRingWindow) {
     return read_once();
   }
   const size_t skip = static_cast<size_t>(waiting) - kRingWindow;
