@@ -279,6 +279,7 @@ void LogFile::fifo_gone(int) {
 }
 
 void LogFile::drop(size_t bytes, int error) {
+  if (error == 0) error = EIO;  // a failure whose errno was lost on the way
   dropped_ += bytes;
   if (failing_) return;
   failing_ = true;
