@@ -15,6 +15,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "config/env.h"
 #include "config/interpolate.h"
@@ -417,13 +418,12 @@ void read_includes(IniDocument& doc, const std::string& main_file, const Expansi
   for (std::string pattern; patterns >> pattern;) {
     if (!pattern.starts_with("/")) pattern = fmt::format("{}/{}", base, pattern);
     glob_t matches{};
+    std::vector<std::string> files;
     if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
-      for (size_t i = 0; i < matches.gl_pathc; ++i) {
-        const std::string file = matches.gl_pathv[i];
-        parse_ini(read_file(file, r.where("files"), true), file, doc);
-      }
+      files.assign(matches.gl_pathv, matches.gl_pathv + matches.gl_pathc);
     }
-    globfree(&matches);
+    globfree(&matches);  // before a bad file throws
+    for (const auto& file : files) parse_ini(read_file(file, r.where("files"), true), file, doc);
   }
 }
 
