@@ -15,6 +15,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "config/env.h"
 #include "config/interpolate.h"
@@ -23,15 +24,28 @@
 namespace podvisor::config {
 namespace {
 
-std::string read_file(const std::string& path, const Location& from) {
+// At most 16 MiB: a config file is text a person wrote; more is a device or a mistake, and
+// `-c /dev/zero` must end. Included files must be regular files (a glob may match anything).
+std::string read_file(const std::string& path, const Location& from, bool regular_only) {
+  constexpr size_t kMaxConfig = 16 << 20;
+  struct stat st {};
+  if (regular_only && stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    throw ConfigError(from, fmt::format("{} is not a regular file, not read", path));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError(from,
                       fmt::format("could not read config file {}: {}", path, std::strerror(errno)));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::string text;
+  char chunk[64 * 1024];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfig) {
+      throw ConfigError(from, fmt::format("{} is over 16 MiB, not read", path));
+    }
+  }
+  return text;
 }
 
 std::string absolute(const std::string& path) {
@@ -161,11 +175,21 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
 }
 
 // [unix_http_server], [inet_http_server]: the control server's sockets.
+// SUPERVISOR_UNIX_HTTP_SERVER_FILE=none (or empty) means no socket, as in single-command mode;
+// `file=none` in a file keeps supervisord's meaning (a socket named "none").
+bool off_by_environment(const IniSection& section) {
+  const auto it = section.values.find("file");
+  if (it == section.values.end() || !it->second.where.file.starts_with("SUPERVISOR_")) return false;
+  const auto value = to_lower(trim(it->second.text));
+  return value.empty() || value == "none";
+}
+
 void read_servers(const IniDocument& doc, const Expansions& names, SupervisorSpec& spec) {
   for (const bool inet : {false, true}) {
     const auto* section = doc.find(inet ? "inet_http_server" : "unix_http_server");
     if (!section) continue;
     SectionReader r(*section, doc.defaults, names);
+    if (!inet && off_by_environment(*section)) continue;
     HttpServerSpec server;
     // Unknown keys are expanded too: a bad %(name)s is an error wherever it is.
     for (const auto& [key, value] : section->values) {
@@ -394,13 +418,12 @@ void read_includes(IniDocument& doc, const std::string& main_file, const Expansi
   for (std::string pattern; patterns >> pattern;) {
     if (!pattern.starts_with("/")) pattern = fmt::format("{}/{}", base, pattern);
     glob_t matches{};
+    std::vector<std::string> files;
     if (glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
-      for (size_t i = 0; i < matches.gl_pathc; ++i) {
-        const std::string file = matches.gl_pathv[i];
-        parse_ini(read_file(file, r.where("files")), file, doc);
-      }
+      files.assign(matches.gl_pathv, matches.gl_pathv + matches.gl_pathc);
     }
-    globfree(&matches);
+    globfree(&matches);  // before a bad file throws
+    for (const auto& file : files) parse_ini(read_file(file, r.where("files"), true), file, doc);
   }
 }
 
@@ -411,7 +434,7 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
   SupervisorSpec spec;
   spec.config_file = absolute(path);
   IniDocument doc;
-  parse_ini(read_file(spec.config_file, {path, 0}), spec.config_file, doc);
+  parse_ini(read_file(spec.config_file, {path, 0}, false), spec.config_file, doc);
 
   Expansions names;
   for (const auto& entry : environ) {

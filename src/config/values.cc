@@ -151,12 +151,23 @@ uint64_t parse_byte_size(std::string_view text) {
     if (suffix == "gb") multiplier = 1024ULL * 1024 * 1024;
     if (multiplier != 1) number.remove_suffix(2);
   }
-  try {
-    return static_cast<uint64_t>(parse_int(number, 0, 1L << 50)) * multiplier;
-  } catch (const ValueError&) {
+  // 1 PiB at most, whatever the suffix: multiplying past 2^64 would wrap to a small size
+  // (17179869185GB read as 1 GB).
+  constexpr uint64_t kMaxBytes = 1ULL << 50;
+  const auto digits = trim(number);
+  uint64_t count = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+  const bool all_digits = !digits.empty() && end == digits.data() + digits.size();
+  if (ec == std::errc::result_out_of_range ||
+      (ec == std::errc() && all_digits && count > kMaxBytes / multiplier)) {
+    throw ValueError(
+        fmt::format("'{}' is out of range: a byte size is at most {} (1 PiB)", text, kMaxBytes));
+  }
+  if (ec != std::errc() || !all_digits) {
     throw ValueError(
         fmt::format("'{}' is not a byte size (a number, optionally with KB, MB or GB)", text));
   }
+  return count * multiplier;
 }
 
 unsigned parse_octal(std::string_view text) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -139,6 +140,13 @@ int podvisor_main(int argc, char** argv) {
   }
   if (!config_file.empty() && !cli.argv.empty()) {
     std::cerr << "podvisor: give either -c FILE or a command, not both\n";
+    return kUsageError;
+  }
+  const bool dash_dash =
+      std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string_view(a) == "--"; });
+  if (cli.argv.empty() && dash_dash && config_file.empty()) {
+    // `--` promises a command; running the default supervisord.conf instead would surprise.
+    std::cerr << "podvisor: no command after --\n";
     return kUsageError;
   }
   if (cli.argv.empty()) return run_config_file(config_file, {}, argv[0]);

@@ -1,9 +1,9 @@
 // Where relayed output goes: podvisor's own stdout/stderr (OutputSink), a rotating log file
-// (LogFile), or either of them through a LineFormatter that writes whole lines with a
-// "[name] " prefix or as JSON.
+// (LogFile, log_file.h), or either of them through a LineFormatter that writes whole lines with
+// a "[name] " prefix or as JSON.
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,27 +20,10 @@ class Destination {
   // Backpressure: sources stop reading while congested, until `resume` is called.
   virtual bool congested() const { return false; }
   virtual void when_drained(std::function<void()> resume) { resume(); }
-};
-
-// A file rotated at maxbytes into path.1 … path.N (N = backups) without losing a byte:
-// a write that would cross the limit fills the file to it, rotates, and goes on.
-class LogFile final : public Destination {
- public:
-  LogFile(std::string path, uint64_t maxbytes, int backups);  // throws std::system_error
-  ~LogFile() override;
-  void write(std::string_view data) override;
-  const std::string& path() const { return path_; }
-  // Empties the file (supervisorctl clear); throws std::system_error.
-  void clear();
-
- private:
-  void rotate();
-  void open_file();
-  std::string path_;
-  uint64_t maxbytes_;
-  int backups_;
-  int fd_ = -1;
-  uint64_t size_ = 0;
+  // Zero-copy: moves up to len bytes from the pipe pipe_fd here. Returns the bytes moved; 0
+  // when the destination takes nothing now (it is then congested until it drains); -1 when
+  // it cannot take them this way now: read them and write() them instead.
+  virtual long splice_from(int /*pipe_fd*/, size_t /*len*/) { return -1; }
 };
 
 // Splits a stream into lines and writes each whole, formatted, to `next`: lines of

@@ -1,12 +1,22 @@
 #include "output/relay.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
 namespace podvisor::output {
+namespace {
+
+// Stands for spliced bytes in the rings: a ring copies only the last bytes of what it is
+// given, which the window read next overwrites. Never written, so it costs no memory (the
+// kernel maps its pages to the zero page when read).
+char unread_bytes[1 << 20];
+
+}  // namespace
 
 Pipe make_pipe() {
   int fds[2];
@@ -35,7 +45,8 @@ void PipeRelay::wait() {
                        if (ec) return;
                        // Bounded work per wake-up keeps one noisy program from starving
                        // the loop; the pipe stays readable, so the next wait fires at once.
-                       for (int i = 0; i < 16 && !(sink_ && sink_->congested()) && read_once();) {
+                       for (int i = 0; i < 16 && !(sink_ && sink_->congested()) &&
+                                       (zero_copy_ ? splice_once() : read_once());) {
                          ++i;
                        }
                        if (!open()) return;
@@ -67,6 +78,29 @@ bool PipeRelay::read_once() {
   stream_.close(ignored);  // end of file: every writer is gone
   if (sink_) sink_->end();
   return false;
+}
+
+bool PipeRelay::splice_once() {
+  int waiting = 0;
+  const int fd = stream_.native_handle();
+  if (!sink_ || ::ioctl(fd, FIONREAD, &waiting) != 0 ||
+      static_cast<size_t>(waiting) <= kRingWindow) {
+    return read_once();
+  }
+  const size_t skip = static_cast<size_t>(waiting) - kRingWindow;
+  size_t moved = 0;
+  for (long n = 1; moved < skip && n > 0;) {
+    n = sink_->splice_from(fd, skip - moved);
+    if (n > 0) moved += static_cast<size_t>(n);
+  }
+  for (size_t counted = 0; counted < moved;) {
+    const auto part = std::min(moved - counted, sizeof unread_bytes);
+    for (auto* ring : rings_) ring->append(std::string_view(unread_bytes, part));
+    counted += part;
+  }
+  // The window, read whatever happened (a full destination queues it): the rings must not
+  // be left ending in stand-in bytes.
+  return read_once();
 }
 
 void PipeRelay::drain() {

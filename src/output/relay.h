@@ -1,6 +1,8 @@
 // Relays a child's stdout or stderr pipe to podvisor's own stream byte for byte, keeping
 // the recent bytes in ring buffers. Reads happen when the event loop says the pipe is
 // readable; drain() takes whatever is already in the pipe, for a child that just died.
+// Unchanged output (zero_copy) moves with splice(): only the last bytes, which the rings
+// keep, are read.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -32,6 +34,11 @@ class PipeRelay {
   void start();
   // Sees every chunk read, after it is relayed (readiness: log probes, early attempts).
   void observe(std::function<void(std::string_view)> observer) { observer_ = std::move(observer); }
+  // The destination gets the bytes as they are (no prefix, no JSON) and the observer needs
+  // only the last ones: what lies in the pipe before the rings' window is spliced, unread.
+  void zero_copy(bool on) { zero_copy_ = on; }
+  // The most any ring of a relay keeps (RingBuffer's capacity); bytes before it go unread.
+  static constexpr size_t kRingWindow = 64 * 1024;
   // Reads until the pipe is empty; closes it at end of file.
   void drain();
   bool open() const { return stream_.is_open(); }
@@ -41,7 +48,8 @@ class PipeRelay {
 
  private:
   void wait();
-  bool read_once();  // false when nothing more can be read now
+  bool read_once();    // false when nothing more can be read now
+  bool splice_once();  // the same, zero-copy up to the last kRingWindow bytes waiting
 
   boost::asio::posix::stream_descriptor stream_;
   std::unique_ptr<Destination> owned_;
@@ -50,6 +58,7 @@ class PipeRelay {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<RingBuffer*> rings_;
   std::function<void(std::string_view)> observer_;
+  bool zero_copy_ = false;
   std::vector<char>& buffer_;  // shared by every relay: one loop, one read at a time
 };
 

@@ -73,12 +73,32 @@ void OutputSink::write(std::string_view data) {
   wait_writable();
 }
 
+long OutputSink::splice_from(int pipe_fd, size_t len) {
+  // Queued bytes go first, and a socket's send() flags have no splice() equivalent.
+  if (broken_ || !splice_ok_ || mode_ == Mode::kSocket || sent_ != queue_.size()) return -1;
+  const auto n = ::splice(pipe_fd, nullptr, fd_, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) return n;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && stream_) {
+    // Either the reader is full or the pipe is empty; only a full reader pauses the source.
+    pollfd pfd{fd_, POLLOUT, 0};
+    if (::poll(&pfd, 1, 0) == 0) {
+      full_ = true;
+      wait_writable();
+      return 0;
+    }
+    return -1;
+  }
+  if (n < 0 && errno == EINVAL) splice_ok_ = false;  // a file or device without splice
+  return -1;  // the copying path meets the error again and handles it
+}
+
 void OutputSink::wait_writable() {
   if (waiting_ || !stream_) return;
   waiting_ = true;
   stream_->async_wait(boost::asio::posix::stream_descriptor::wait_write,
                       [this](const boost::system::error_code& ec) {
                         waiting_ = false;
+                        full_ = false;
                         if (ec) return;
                         std::string_view rest(queue_);
                         rest.remove_prefix(sent_);

@@ -24,8 +24,10 @@ class OutputSink final : public Destination {
   OutputSink& operator=(const OutputSink&) = delete;
 
   void write(std::string_view data) override;
-  // Above the high-water mark: sources should stop reading until `when_drained` fires.
-  bool congested() const override { return queue_.size() - sent_ >= kHighWater; }
+  long splice_from(int pipe_fd, size_t len) override;
+  // Above the high-water mark, or a splice found no room: sources should stop reading until
+  // `when_drained` fires.
+  bool congested() const override { return full_ || queue_.size() - sent_ >= kHighWater; }
   void when_drained(std::function<void()> resume) override;
   // At exit: waits, up to `limit`, until everything queued has been written.
   void flush(std::chrono::milliseconds limit);
@@ -44,6 +46,8 @@ class OutputSink final : public Destination {
   size_t sent_ = 0;  // bytes at the front of queue_ already written
   bool waiting_ = false;
   bool broken_ = false;
+  bool full_ = false;      // a splice met a full reader; cleared when it takes bytes again
+  bool splice_ok_ = true;  // false once the kernel refused splice() to this file
   std::vector<std::function<void()>> paused_;
 };
 

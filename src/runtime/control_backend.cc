@@ -155,6 +155,9 @@ std::vector<control::ProcessInfo> ControlBackend::processes() const {
     const ProgramIo* io = programs_.find(*p);
     info.stdout_logfile = programs_.log_path(*p, 0);
     info.stderr_logfile = programs_.log_path(*p, 1);
+    for (int s : {0, 1}) {
+      if (io && io->files[s]) info.log_dropped_bytes[s] = io->files[s]->dropped_bytes();
+    }
     info.note = supervisor_.held_back(*p);
     if (io && io->readiness && p->state() == core::State::kStarting) {
       info.note = fmt::format("waiting to be ready ({}, last: {})", p->spec().ready->text,

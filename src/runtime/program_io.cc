@@ -127,6 +127,10 @@ void ProgramIoTable::relay(const core::Process& p, ProgramIo& io, int read_fd, i
       destination = log_file(p, io, log, stream);
       break;
   }
+  // Bytes that go out as they came in need not pass through podvisor (a log: probe reads
+  // every line).
+  const bool zero_copy = destination && !formatter &&
+                         !(p.spec().ready && p.spec().ready->kind == config::ProbeSpec::Kind::kLog);
   try {
     io.relays.emplace_back(io_, read_fd, destination, std::move(rings), buffer_,
                            std::move(formatter));
@@ -138,6 +142,7 @@ void ProgramIoTable::relay(const core::Process& p, ProgramIo& io, int read_fd, i
     ::close(read_fd);
     return;
   }
+  io.relays.back().zero_copy(zero_copy);
   io.relays.back().observe(
       [this, &p, stream](std::string_view chunk) { on_output(p, stream, chunk); });
   io.relays.back().start();
@@ -195,7 +200,11 @@ output::Destination* ProgramIoTable::log_file(const core::Process& p, ProgramIo&
     path = pattern;
   }
   try {
-    file = std::make_unique<output::LogFile>(path, log.maxbytes, log.backups);
+    output::LogFile::Options options{
+        &io_, [this, name = p.name()](LogLevel level, std::string_view problem) {
+          log_.log(level, fmt::format("{}: {}", name, problem));
+        }};
+    file = std::make_unique<output::LogFile>(path, log.maxbytes, log.backups, std::move(options));
   } catch (const std::system_error& e) {
     log_.log(LogLevel::kError, fmt::format("{}: cannot open log file: {}", p.name(), e.what()));
     return nullptr;

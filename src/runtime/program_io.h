@@ -18,6 +18,7 @@
 #include "os/spawn.h"
 #include "output/destination.h"
 #include "output/log.h"
+#include "output/log_file.h"
 #include "output/relay.h"
 #include "output/ring.h"
 #include "probe/log_match.h"

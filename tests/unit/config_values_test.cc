@@ -115,6 +115,19 @@ TEST(ParseByteSize, SuffixesInAnyCase) {
   }
 }
 
+TEST(ParseByteSize, ASizePastTheRangeIsAnErrorNotAWrap) {
+  EXPECT_EQ(parse_byte_size("1048576GB"), 1ULL << 50);
+  for (const char* big :
+       {"17179869185GB", "1048577GB", "1125899906842625", "18014398509481984KB"}) {
+    try {
+      parse_byte_size(big);
+      ADD_FAILURE() << big << " was accepted";
+    } catch (const ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(ParseOctal, Umasks) {
   EXPECT_EQ(parse_octal("022"), 022u);
   EXPECT_EQ(parse_octal("0"), 0u);

@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "output/destination.h"
+#include "output/log_file.h"
 
 namespace podvisor::output {
 namespace {
@@ -78,6 +82,43 @@ TEST_F(LogFiles, ZeroMaxbytesNeverRotatesAndAppends) {
   { LogFile(path, 0, 3).write("second\n"); }
   EXPECT_EQ(slurp(path), "first\nsecond\n");
   EXPECT_FALSE(std::filesystem::exists(path + ".1"));
+}
+
+// What a LogFile reports, one entry per call.
+struct Reports {
+  std::vector<std::string> lines;
+  LogFile::Options options() {
+    return {nullptr, [this](config::LogLevel, std::string_view m) { lines.emplace_back(m); }};
+  }
+};
+
+TEST_F(LogFiles, AWriteErrorDropsCountsAndIsReportedOncePerEpisode) {
+  Reports reports;
+  LogFile full("/dev/full", 0, 0, reports.options());  // every write: ENOSPC
+  full.write("one\n");
+  full.write("two\n");
+  EXPECT_EQ(full.dropped_bytes(), 8u);
+  ASSERT_EQ(reports.lines.size(), 1u);
+  EXPECT_NE(reports.lines[0].find("No space left on device"), std::string::npos);
+}
+
+TEST_F(LogFiles, AFifoWithoutAReaderNeitherBlocksNorThrows) {
+  const auto path = dir_ + "/fifo";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+  Reports reports;
+  LogFile fifo(path, 0, 0, reports.options());
+  fifo.write("lost\n");
+  EXPECT_EQ(fifo.dropped_bytes(), 5u);
+  ASSERT_EQ(reports.lines.size(), 1u);
+  EXPECT_NE(reports.lines[0].find("has no reader"), std::string::npos);
+}
+
+TEST_F(LogFiles, ADeviceIsWrittenWithoutSeeking) {
+  Reports reports;
+  LogFile null("/dev/null", 0, 0, reports.options());
+  null.write("gone\n");
+  EXPECT_EQ(null.dropped_bytes(), 0u);
+  EXPECT_TRUE(reports.lines.empty());
 }
 
 TEST(LineFormatter, PrefixesWholeLinesAndHoldsPartialOnes) {

@@ -200,3 +200,53 @@ TEST(MakePipe, BothEndsCloseOnExec) {
 
 }  // namespace
 }  // namespace podvisor::output
+
+namespace podvisor::output {
+namespace {
+
+// Takes spliced bytes as a pipe or file would (here by reading them), and records both ways.
+class SpliceRecorder final : public Destination {
+ public:
+  void write(std::string_view data) override { text += data; }
+  long splice_from(int pipe_fd, size_t len) override {
+    std::string chunk(len, '\0');
+    const auto n = ::read(pipe_fd, chunk.data(), len);
+    if (n <= 0) return -1;
+    text.append(chunk, 0, static_cast<size_t>(n));
+    spliced += static_cast<size_t>(n);
+    return n;
+  }
+  std::string text;
+  size_t spliced = 0;
+};
+
+TEST_F(Relay, ZeroCopyMovesAllButTheWindowAndTheRingsStayExact) {
+  SpliceRecorder dest;
+  RingBuffer ring;
+  std::vector<char> buffer(128 * 1024);
+  PipeRelay relay(io_, read_, &dest, {&ring}, buffer);
+  relay.zero_copy(true);
+  std::string observed;
+  relay.observe([&](std::string_view chunk) { observed += chunk; });
+  std::string data;
+  for (int i = 0; data.size() < 600 * 1024; ++i) data += "line " + std::to_string(i) + "\n";
+  put(data);  // the pipe holds 1 MiB: all of it waits before the relay runs
+  relay.start();
+  ASSERT_TRUE(run_until([&] { return dest.text.size() == data.size(); })) << dest.text.size();
+  EXPECT_TRUE(dest.text == data);
+  EXPECT_GE(dest.spliced, data.size() - 2 * PipeRelay::kRingWindow);
+  EXPECT_EQ(ring.total(), data.size());
+  EXPECT_TRUE(ring.contents() == data.substr(data.size() - ring.size()));
+  EXPECT_EQ(observed, data.substr(data.size() - observed.size()));
+}
+
+// The spliced bytes are never read: a ring that kept more than the window would show
+// stand-in bytes. If RingBuffer grows, kRingWindow must grow with it.
+TEST(ZeroCopyWindow, RingsKeepNoMoreThanTheWindow) {
+  RingBuffer ring;
+  ring.append(std::string(3 * PipeRelay::kRingWindow, 'x'));
+  EXPECT_LE(ring.size(), PipeRelay::kRingWindow);
+}
+
+}  // namespace
+}  // namespace podvisor::output

@@ -55,6 +55,7 @@ struct ProcessInfo {
   std::optional<int> last_exit_status = std::nullopt;          // 128+N for signal N
   std::optional<double> ready_seconds = std::nullopt;          // spawn to ready, last run
   std::optional<double> probe_latency_seconds = std::nullopt;  // the last probe attempt
+  uint64_t log_dropped_bytes[2] = {0, 0};  // stdout, stderr: what their log files could not take
 };
 
 // One program of the configuration read last, as getAllConfigInfo reports it.

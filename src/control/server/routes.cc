@@ -259,6 +259,14 @@ std::string render_metrics(const std::vector<ProcessInfo>& processes, int64_t no
                          *p.probe_latency_seconds);
     }
   }
+  family("podvisor_log_dropped_bytes_total", "counter",
+         "Output bytes a program's log file could not take (disk full, FIFO without a reader).");
+  for (const auto& p : processes) {
+    for (int s : {0, 1}) {
+      out += fmt::format("podvisor_log_dropped_bytes_total{{{},stream=\"{}\"}} {}\n", labels(p),
+                         s == 0 ? "stdout" : "stderr", p.log_dropped_bytes[s]);
+    }
+  }
   const auto [rss, fds] = own_resources();
   family("podvisor_resident_memory_bytes", "gauge", "podvisor's own resident memory.");
   out += fmt::format("podvisor_resident_memory_bytes {}\n", rss);
