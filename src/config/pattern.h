@@ -8,9 +8,13 @@
 
 namespace podvisor::config {
 
+// RE2 underneath: matching costs time linear in the line and a bounded stack, whatever the
+// pattern (a backtracking engine overflowed PID 1's stack on a 60 KB line and spun forever
+// on `^(a+)+$`). ECMAScript patterns as users write them work; what needs backtracking
+// (backreferences, lookaround) is refused when the pattern is compiled.
 class LinePattern {
  public:
-  // Throws std::invalid_argument with the regex library's words for a bad pattern.
+  // Throws std::invalid_argument with words for a bad or unsupported pattern.
   explicit LinePattern(const std::string& pattern);
   ~LinePattern();
   LinePattern(LinePattern&&) noexcept;
@@ -20,7 +24,7 @@ class LinePattern {
   bool search(std::string_view line) const;
 
  private:
-  struct Regex;  // <regex> stays in pattern.cc (it compiles slowly)
+  struct Regex;  // RE2 stays in pattern.cc
   std::unique_ptr<Regex> regex_;
 };
 

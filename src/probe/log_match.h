@@ -11,7 +11,7 @@ namespace podvisor::probe {
 
 class LogMatcher {
  public:
-  // Throws std::invalid_argument with the regex library's words for a bad pattern.
+  // Throws std::invalid_argument with words for a bad or unsupported pattern.
   explicit LogMatcher(const std::string& pattern) : pattern_(pattern) {}
 
   // Feeds output; returns the first line completed by this chunk that matches, if any.
