@@ -39,8 +39,8 @@ std::string to_re2(const std::string& pattern) {
         i += 5;
         continue;
       }
-      if (next == '0' && (i + 2 >= pattern.size() || !std::isdigit(static_cast<unsigned char>(
-                                                         pattern[i + 2])))) {
+      if (next == '0' &&
+          (i + 2 >= pattern.size() || !std::isdigit(static_cast<unsigned char>(pattern[i + 2])))) {
         out += "\\x00";
         ++i;
         continue;
@@ -49,8 +49,10 @@ std::string to_re2(const std::string& pattern) {
       ++i;
       continue;
     }
-    if (c == '[' && !in_class) in_class = true;
-    else if (c == ']' && in_class) in_class = false;
+    if (c == '[' && !in_class)
+      in_class = true;
+    else if (c == ']' && in_class)
+      in_class = false;
     if (c == '(' && !in_class && pattern.compare(i, 2, "(?") == 0) {
       for (const auto* look : {"(?=", "(?!", "(?<=", "(?<!"}) {
         if (pattern.compare(i, std::string_view(look).size(), look) == 0) {
@@ -69,8 +71,7 @@ std::string to_re2(const std::string& pattern) {
 }  // namespace
 
 struct LinePattern::Regex {
-  explicit Regex(const std::string& pattern, const RE2::Options& options)
-      : re(pattern, options) {}
+  explicit Regex(const std::string& pattern, const RE2::Options& options) : re(pattern, options) {}
   RE2 re;
 };
 

@@ -1,11 +1,11 @@
 // config::LinePattern: the ECMAScript patterns users write, matched with RE2 in linear time;
 // what needs backtracking is refused when the pattern is compiled.
-#include "config/pattern.h"
-
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <string>
+
+#include "config/pattern.h"
 
 namespace podvisor::config {
 namespace {
