@@ -57,8 +57,8 @@ std::string to_re2(const std::string& pattern) {
       for (const auto* look : {"(?=", "(?!", "(?<=", "(?<!"}) {
         if (pattern.compare(i, std::string_view(look).size(), look) == 0) {
           throw std::invalid_argument(fmt::format(
-              "lookahead and lookbehind ({}...) are not supported: the pattern is matched with "
-              "RE2, in time linear in the line",
+              "lookahead and lookbehind are not supported ('{}' here): the pattern is matched "
+              "with RE2, in time linear in the line",
               look));
         }
       }
