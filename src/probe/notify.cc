@@ -89,6 +89,8 @@ NotifySocket::~NotifySocket() { *alive_ = false; }
 
 namespace {
 
+constexpr int kBatch = 64;  // datagrams read per wake-up
+
 // One datagram and its sender's pid (SCM_CREDENTIALS, 0 when absent); recvmsg's result.
 ssize_t receive(int fd, char* buffer, size_t size, pid_t& sender) {
   iovec iov{buffer, size};
@@ -126,7 +128,9 @@ void NotifySocket::wait() {
                      [this, alive = alive_](const boost::system::error_code& ec) {
                        if (ec || !*alive) return;
                        char buffer[4096];
-                       while (true) {
+                       // A bounded batch, then back to the loop: a sender flooding the socket
+                       // must not keep the loop here.
+                       for (int batch = 0; batch < kBatch; ++batch) {
                          pid_t sender = 0;
                          const auto n =
                              receive(stream_.native_handle(), buffer, sizeof buffer, sender);
