@@ -13,6 +13,10 @@ namespace {
 // Memory for one pattern's compiled program and DFA cache. When the cache fills, RE2 falls
 // back to its NFA: still linear in the line, so this bounds memory, not the time per byte.
 constexpr int64_t kMaxMemory = 1 << 20;
+// Searching costs up to (line length × program size) when the DFA cannot cache its states:
+// at 500 instructions a 16 KiB piece of hostile output takes tens of milliseconds at worst,
+// at 1,000 already most of a second. Ready patterns people write compile to under 150.
+constexpr int kMaxProgramSize = 500;
 
 bool is_hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
 
@@ -82,6 +86,12 @@ LinePattern::LinePattern(const std::string& pattern) {
   options.set_max_mem(kMaxMemory);
   regex_ = std::make_unique<Regex>(to_re2(pattern), options);
   if (!regex_->re.ok()) throw std::invalid_argument(regex_->re.error());
+  if (regex_->re.ProgramSize() > kMaxProgramSize) {
+    throw std::invalid_argument(fmt::format(
+        "too large: it compiles to {} RE2 instructions, at most {} (the time to search a line "
+        "grows with it); use fewer or smaller counted repetitions",
+        regex_->re.ProgramSize(), kMaxProgramSize));
+  }
 }
 
 LinePattern::~LinePattern() = default;

@@ -3,7 +3,9 @@
 namespace podvisor::probe {
 
 namespace {
-constexpr size_t kMaxLine = 64 * 1024;
+// A longer line is searched in pieces of this size: with the pattern's size bounded
+// (config/pattern.cc), one search takes at most tens of milliseconds of the loop.
+constexpr size_t kMaxLine = 16 * 1024;
 }
 
 std::optional<std::string> LogMatcher::feed(std::string_view chunk) {

@@ -15,7 +15,7 @@ class LogMatcher {
   explicit LogMatcher(const std::string& pattern) : pattern_(pattern) {}
 
   // Feeds output; returns the first line completed by this chunk that matches, if any.
-  // Lines longer than 64 KiB are searched in 64 KiB pieces.
+  // Lines longer than 16 KiB are searched in 16 KiB pieces.
   std::optional<std::string> feed(std::string_view chunk);
 
  private:

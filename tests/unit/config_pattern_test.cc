@@ -46,6 +46,9 @@ TEST(LinePattern, RefusesWhatNeedsBacktracking) {
   EXPECT_NE(message(R"((?<=a)b)").find("not supported"), std::string::npos);
   EXPECT_NE(message("(unclosed").find("missing )"), std::string::npos);
   EXPECT_EQ(message(R"(\(?=x\))"), "accepted");  // an escaped paren is no lookahead
+  // Its cost per byte grows with its size: a bound keeps one search short.
+  EXPECT_NE(message("(a|aa|aaa|b|bb){120}z").find("too large: it compiles to"), std::string::npos);
+  EXPECT_EQ(message("[0-9a-f]{64}"), "accepted");
 }
 
 // The inputs that froze or crashed a backtracking engine: each returns, without a deep stack.
