@@ -102,4 +102,18 @@ bool LinePattern::search(std::string_view line) const {
   return RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), regex_->re);
 }
 
+bool LinePattern::search_piece(std::string_view piece, std::optional<char> before,
+                               std::optional<char> after) const {
+  if (!before && !after) return search(piece);
+  // RE2 searches [start, end) of the text and sees the rest as context for its anchors.
+  std::string context;
+  context.reserve(piece.size() + 2);
+  if (before) context.push_back(*before);
+  context.append(piece);
+  if (after) context.push_back(*after);
+  const size_t start = before ? 1 : 0;
+  const size_t end = context.size() - (after ? 1 : 0);
+  return regex_->re.Match(context, start, end, RE2::UNANCHORED, nullptr, 0);
+}
+
 }  // namespace podvisor::config

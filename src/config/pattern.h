@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,11 @@ class LinePattern {
 
   // True when the pattern occurs anywhere in line.
   bool search(std::string_view line) const;
+  // The same for a piece of a longer line: `before`/`after` are the characters next to it
+  // in the line (none at the line's start or end), so `^`, `$` and `\b` hold only where
+  // they would in the whole line.
+  bool search_piece(std::string_view piece, std::optional<char> before,
+                    std::optional<char> after) const;
 
  private:
   struct Regex;  // RE2 stays in pattern.cc

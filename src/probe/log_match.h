@@ -21,6 +21,7 @@ class LogMatcher {
  private:
   config::LinePattern pattern_;
   std::string partial_;
+  std::optional<char> before_;  // the character before partial_ when it continues a line
 };
 
 }  // namespace podvisor::probe

@@ -51,6 +51,19 @@ TEST(LinePattern, RefusesWhatNeedsBacktracking) {
   EXPECT_EQ(message("[0-9a-f]{64}"), "accepted");
 }
 
+// A piece of a longer line is searched with its neighbours: anchors and word boundaries hold
+// only where they would in the whole line.
+TEST(LinePattern, APieceOfALineIsNotALine) {
+  const LinePattern anchored("^(a+)+$");
+  EXPECT_TRUE(anchored.search_piece("aaaa", std::nullopt, std::nullopt));
+  EXPECT_FALSE(anchored.search_piece("aaaa", std::nullopt, 'a'));
+  EXPECT_FALSE(anchored.search_piece("aaaa", 'a', std::nullopt));
+  const LinePattern word(R"(\bready\b)");
+  EXPECT_FALSE(word.search_piece("ready", 'x', std::nullopt));
+  EXPECT_TRUE(word.search_piece("ready", ' ', ' '));
+  EXPECT_TRUE(LinePattern("ready").search_piece("already", 'x', 'y'));
+}
+
 // The inputs that froze or crashed a backtracking engine: each returns, without a deep stack.
 TEST(LinePattern, IsLinearInTheLine) {
   const std::string attack = std::string(100000, 'a') + "b";
