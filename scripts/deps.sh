@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  libboost-dev libfmt-dev libcli11-dev nlohmann-json3-dev libpugixml-dev
+  libboost-dev libfmt-dev libcli11-dev nlohmann-json3-dev libpugixml-dev libre2-dev
   libgtest-dev googletest
   python3 procps util-linux busybox-static file
 )

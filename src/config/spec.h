@@ -36,7 +36,7 @@ struct ProbeSpec {
   uint16_t port = 0;    // http, tcp
   std::string path;     // http: "/system_stats"; file: the file
   std::string command;  // exec: run with /bin/sh -c
-  std::string pattern;  // log: an ECMAScript regex searched in each output line
+  std::string pattern;  // log: a regex (RE2, config/pattern.h) searched in each output line
   bool operator==(const ProbeSpec&) const = default;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "config/values.h"
@@ -51,6 +52,13 @@ std::string format_report(const Report& r) {
       "podvisor: uptime:   {}\n"
       "podvisor: restarts: {}\n",
       r.program, r.reason, format_duration(r.uptime), r.restarts);
+  const bool traceback_shown =
+      std::search(r.last_lines.begin(), r.last_lines.end(), r.traceback.begin(),
+                  r.traceback.end()) != r.last_lines.end();
+  if (!traceback_shown) {
+    out += fmt::format("podvisor: last Python traceback ({} lines):\n", r.traceback.size());
+    for (const auto& line : r.traceback) out += fmt::format("  | {}\n", line);
+  }
   if (r.last_lines.empty()) {
     out += "podvisor: the program printed nothing\n";
   } else {
@@ -59,6 +67,31 @@ std::string format_report(const Report& r) {
   }
   out += fmt::format("podvisor: ---- end of report ----\n");
   return out;
+}
+
+std::vector<std::string> last_python_traceback(std::string_view text, size_t max_lines) {
+  constexpr std::string_view kHeader = "Traceback (most recent call last):";
+  const auto at = text.rfind(kHeader);
+  if (at == std::string_view::npos) return {};
+  const auto line_start = text.rfind('\n', at);
+  text.remove_prefix(line_start == std::string_view::npos ? 0 : line_start + 1);
+  std::vector<std::string> lines;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    auto line = text.substr(0, nl);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    lines.emplace_back(line);
+    // Frames and source lines are indented; the exception line is the first that is not.
+    if (lines.size() > 1 && !line.starts_with(' ') && !line.starts_with('\t')) break;
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  if (max_lines >= 3 && lines.size() > max_lines) {
+    const auto skipped = lines.size() - (max_lines - 1);
+    lines.erase(lines.begin() + 1, lines.begin() + 1 + static_cast<std::ptrdiff_t>(skipped));
+    lines.insert(lines.begin() + 1, fmt::format("  ... ({} lines left out)", skipped));
+  }
+  return lines;
 }
 
 }  // namespace podvisor::core

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/process.h"
@@ -19,7 +20,15 @@ struct Report {
   std::chrono::milliseconds uptime{};
   int restarts = 0;
   std::vector<std::string> last_lines;
+  // The last Python traceback, printed on its own when it is not among last_lines (shutdown
+  // warnings after it would push the point of the crash out of the last lines).
+  std::vector<std::string> traceback;
 };
 std::string format_report(const Report& r);
+
+// The last Python traceback in `text`: from its `Traceback (most recent call last):` line to
+// the exception line (the first line after it that is not indented), or to the end. Empty
+// when there is none. Past `max_lines`, the first line, a marker and the last lines are kept.
+std::vector<std::string> last_python_traceback(std::string_view text, size_t max_lines = 60);
 
 }  // namespace podvisor::core

@@ -73,7 +73,7 @@ class HttpProbe final : public AttemptProbe, public std::enable_shared_from_this
     if (ec == beast::error::timeout) {
       return finish({false, fmt::format("timed out after {}", core::format_duration(timeout_))});
     }
-    finish({false, lower_first(ec.message())});
+    finish({false, lower_first(ec.message()), ec == asio::error::connection_refused});
   }
 
   void reset() override {

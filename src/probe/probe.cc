@@ -42,7 +42,8 @@ class TcpProbe final : public AttemptProbe, public std::enable_shared_from_this<
     });
     socket_.async_connect(endpoint_, [self, gen](const boost::system::error_code& ec) {
       if (ec == asio::error::operation_aborted || gen != self->generation_) return;
-      self->finish(ec ? Result{false, lower_first(ec.message())} : Result{true, "connected"});
+      if (!ec) return self->finish({true, "connected"});
+      self->finish({false, lower_first(ec.message()), ec == asio::error::connection_refused});
     });
   }
 

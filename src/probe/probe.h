@@ -20,6 +20,8 @@ namespace podvisor::probe {
 struct Result {
   bool ok = false;
   std::string detail;  // "HTTP 503", "connection refused", "timed out", "exit status 1"
+  // Nothing listens yet (ECONNREFUSED): an attempt costs microseconds, so the pace stays fast.
+  bool refused = false;
 };
 using Done = std::function<void(Result)>;
 

@@ -87,6 +87,13 @@ class LivenessWatch : public std::enable_shared_from_this<LivenessWatch> {
   milliseconds last_latency_{};
 };
 
+// The adaptive pace (ready_interval unset). `pace` is the gap the next slow attempt would
+// use; returns the delay before the next attempt and grows `pace`. A refused connection
+// (nothing listens yet) keeps a fast, fixed pace: a silent server is seen within tens of
+// milliseconds of listening. A server that accepts but is not ready slows the pace from
+// 20 ms to one a second; output from the program (`nudged`) starts it fast again.
+milliseconds next_attempt_delay(milliseconds& pace, const Result& result, bool nudged);
+
 // "2 s", "2.5 s": seconds as written in config files.
 std::string format_seconds(milliseconds d);
 

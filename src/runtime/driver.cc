@@ -28,14 +28,19 @@ std::vector<std::string> Driver::environment(core::Process& p, ProgramIo& io) {
                                               {"SUPERVISOR_GROUP_NAME", p.spec().group}};
   if (!server_url_.empty()) identity["SUPERVISOR_SERVER_URL"] = server_url_;
   auto merged = os::build_environment({spec_.environment, p.spec().environment, identity});
-  // PYTHONUNBUFFERED=1 only where nobody set it (seed 001's lost logs).
-  bool has_unbuffered = false;
-  for (const auto& e : merged) has_unbuffered |= e.starts_with("PYTHONUNBUFFERED=");
-  if (!has_unbuffered) merged.push_back("PYTHONUNBUFFERED=1");
+  // PYTHONUNBUFFERED=1 (seed 001's lost logs) and PYTHONFAULTHANDLER=1 (a native crash
+  // prints the Python stack), each only where nobody set it.
+  for (const std::string python : {"PYTHONUNBUFFERED=", "PYTHONFAULTHANDLER="}) {
+    bool set = false;
+    for (const auto& e : merged) set |= e.starts_with(python);
+    if (!set) merged.push_back(python + "1");
+  }
   if (p.spec().ready && p.spec().ready->kind == config::ProbeSpec::Kind::kNotify) {
     if (!io.notify) {
       io.notify = std::make_unique<probe::NotifySocket>(
-          loop_.io(), p.name(), [this, &p](const auto& m) { programs_.on_notify(p, m); });
+          loop_.io(), p.name(), [this, &p](const auto& m) { programs_.on_notify(p, m); },
+          [&p] { return p.pid(); },
+          [this](const std::string& line) { log(LogLevel::kWarn, line); });
     }
     std::erase_if(merged, [](const auto& e) { return e.starts_with("NOTIFY_SOCKET="); });
     merged.push_back(fmt::format("NOTIFY_SOCKET={}", io.notify->address()));

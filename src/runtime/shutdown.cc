@@ -96,7 +96,12 @@ std::string crash_report(const core::Process& p, const ProgramIo* io) {
         std::chrono::duration_cast<std::chrono::milliseconds>(p.exited_at() - p.started_at());
   }
   r.restarts = p.restarts();
-  if (io) r.last_lines = io->combined.last_lines(kReportLines);
+  if (io) {
+    r.last_lines = io->combined.last_lines(kReportLines);
+    // The ring's 64 KiB reach back past the last lines: the traceback that ended the program
+    // may be there, above shutdown warnings.
+    r.traceback = core::last_python_traceback(io->combined.contents());
+  }
   return core::format_report(r);
 }
 
