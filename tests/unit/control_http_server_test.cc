@@ -711,7 +711,7 @@ TEST_F(HttpServerTest, ExpectContinue) {
 
 TEST_F(HttpServerTest, IdleConnectionTimesOut) {
   ServerOptions options;
-  options.idle_timeout = 100ms;
+  options.header_timeout = 100ms;
   start(options);
   Client idle = connect();
   Client partial = connect();
@@ -857,6 +857,7 @@ TEST_F(HttpServerTest, CloseEndsStreamsAndStopsListening) {
 TEST_F(HttpServerTest, ConnectionLimitPausesAccepting) {
   ServerOptions options;
   options.max_connections = 1;
+  options.reserved_connections = 0;
   start(options);
   Client first = connect();
   first.send(get("/1"));
