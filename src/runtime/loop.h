@@ -11,8 +11,8 @@
 #include <unordered_map>
 
 #include "os/signals.h"
-#include "runtime/idle_timer.h"
 #include "probe/probe.h"
+#include "runtime/idle_timer.h"
 
 namespace podvisor::runtime {
 

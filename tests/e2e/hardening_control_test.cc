@@ -48,17 +48,24 @@ sockaddr_in loopback(int port, const char* address = "127.0.0.1") {
   return a;
 }
 
-// A loopback port nobody listens on right now.
-int free_port() {
+// A socket bound to a free loopback port (listening when backlog > 0); sets port.
+int bound_socket(int backlog, int& port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   auto a = loopback(0);
   socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::system_error(errno, std::generic_category(), "free_port");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  (backlog == 0 || ::listen(fd, backlog) == 0) &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  if (!ok) throw std::system_error(errno, std::generic_category(), "a loopback socket");
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+// A loopback port nobody listens on right now.
+int free_port() {
+  int port = 0;
+  ::close(bound_socket(0, port));
+  return port;
 }
 
 // A client socket on loopback, connected (the kernel completes it from the backlog whether or
@@ -378,17 +385,7 @@ TEST_F(ControlHardeningTest, HugeLogReadsAreCapped) {
 // client goes away.
 class EndlessServer {
  public:
-  EndlessServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    auto a = loopback(0);
-    socklen_t len = sizeof a;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::listen(fd_, 8) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      throw std::system_error(errno, std::generic_category(), "endless server");
-    }
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
+  EndlessServer() : fd_(bound_socket(8, port_)), thread_([this] { serve(); }) {}
   ~EndlessServer() {
     stop_ = true;
     ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
@@ -412,8 +409,8 @@ class EndlessServer {
       ::close(client);
     }
   }
-  int fd_ = -1;
   int port_ = 0;
+  int fd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

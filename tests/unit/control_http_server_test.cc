@@ -871,6 +871,54 @@ TEST_F(HttpServerTest, ConnectionLimitPausesAccepting) {
   EXPECT_EQ(response->body, "GET /2 []");
 }
 
+TEST_F(HttpServerTest, ReservedSlotsServeProbesOnlyAndMakeRoomForThem) {
+  ServerOptions options;
+  options.max_connections = 1;
+  options.reserved_connections = 1;
+  start(options);
+  Client general = connect();
+  general.send("GET /slow HTTP/1.1\r\n");  // holds the only general slot
+  ASSERT_TRUE(general.pump_until([&] { return server_->connection_count() == 1; }));
+  // Beyond it: a probe is answered, then the slot closes; anything else gets 503.
+  Client probe = connect();
+  probe.send(get("/health"));
+  auto answer = probe.response();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_TRUE(probe.wait_closed());
+  Client other = connect();
+  other.send(get("/RPC2"));
+  answer = other.response();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 503);
+  Client body = connect();
+  body.send(post("/health", "x"));
+  answer = body.response();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 503);
+  // A slow client in the reserved slot is replaced by the next connection.
+  Client slow = connect();
+  slow.send("GET /health HTTP/1.1\r\n");
+  ASSERT_TRUE(slow.pump_until([&] { return server_->connection_count() >= 2; }));
+  Client next = connect();
+  next.send(get("/ping"));
+  answer = next.response();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_TRUE(slow.wait_closed());
+  EXPECT_FALSE(general.closed());
+}
+
+TEST_F(HttpServerTest, HeaderAndBodyDeadlines) {
+  ServerOptions options;
+  options.header_timeout = 10s;
+  options.body_timeout = 100ms;
+  start(options);
+  Client client = connect();
+  client.send("POST /RPC2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");  // the body stalls
+  EXPECT_TRUE(client.wait_closed());
+}
+
 TEST_F(HttpServerTest, SlowStreamReaderIsCutOff) {
   ServerOptions options;
   options.max_stream_buffer = 64 * 1024;

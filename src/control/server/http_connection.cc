@@ -139,9 +139,10 @@ bool Connection::check_header() {
   const auto& options = server_->options;
   Request probe;
   probe.target = std::string(sv(message.target()));
-  if (reserve_ && (!options.probe_paths.contains(probe.path()) ||
+  // A reserved slot answers a probe: GET or HEAD of a probe path, without a body (one sent
+  // slowly would hold the slot). Not logged one by one: under a flood that would flood the log.
+  if (reserve_ && (!options.probe_paths.contains(probe.path()) || !parser_->is_done() ||
                    (message.method() != http::verb::get && message.method() != http::verb::head))) {
-    // Not logged one by one: under a flood of connections that would flood the log.
     reject(503, "", {{"Retry-After", "1"}});
     return false;
   }

@@ -162,9 +162,9 @@ void ServerState::on_accept_error(const std::shared_ptr<Listener>& listener,
   // and accepting pauses a moment instead of spinning on a listener that stays readable.
   if (!listener->failing) {
     listener->failing = true;
-    log(LogLevel::kError, fmt::format("control: accepting on {}: {}; refusing clients until "
-                                      "descriptors free up",
-                                      listener->description, ec.message()));
+    log(LogLevel::kError,
+        fmt::format("control: accepting on {}: {}; clients are refused until it clears",
+                    listener->description, ec.message()));
   }
   if ((ec.value() == EMFILE || ec.value() == ENFILE) && spare_fd >= 0) {
     ::close(spare_fd);  // /dev/null: nothing to report
@@ -187,9 +187,10 @@ void ServerState::start_connection(Socket socket, bool adopted) {
   }
   auto connection = std::make_shared<Connection>(shared_from_this(), std::move(socket));
   const std::string& peer = connection->peer();
+  const auto held = per_peer.find(peer);
   const bool over =
       !adopted && (general_count >= options.max_connections ||
-                   (!peer.empty() && per_peer[peer] >= options.max_connections_per_peer));
+                   (held != per_peer.end() && held->second >= options.max_connections_per_peer));
   if (over) {
     if (reserve_count >= options.reserved_connections && !evict_slowest_reserve()) {
       return;  // every reserved slot is answering: this client is refused (closed)
