@@ -408,9 +408,13 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view targe
         deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kResponseTimeoutMs);
       }
       got_bytes = true;
-      parser.feed(std::string_view(buf, static_cast<size_t>(n)),
-                  [&](std::string_view data) { response.body.append(data); });
-      if (response.body.size() > kMaxResponse) {
+      // Past the cap nothing more is kept, so the body never grows beyond it.
+      bool too_large = false;
+      parser.feed(std::string_view(buf, static_cast<size_t>(n)), [&](std::string_view data) {
+        too_large = too_large || response.body.size() + data.size() > kMaxResponse;
+        if (!too_large) response.body.append(data);
+      });
+      if (too_large) {
         close();
         throw HttpError(0, fmt::format("the server's answer is larger than {} MiB",
                                        kMaxResponse / (1024 * 1024)));
