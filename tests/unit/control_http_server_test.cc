@@ -876,35 +876,28 @@ TEST_F(HttpServerTest, ReservedSlotsServeProbesOnlyAndMakeRoomForThem) {
   options.max_connections = 1;
   options.reserved_connections = 1;
   start(options);
+  // The status of the answer to `request` on client (0: none).
+  const auto status = [](Client& client, const std::string& request) {
+    client.send(request);
+    const auto answer = client.response();
+    return answer ? answer->status : 0;
+  };
   Client general = connect();
   general.send("GET /slow HTTP/1.1\r\n");  // holds the only general slot
   ASSERT_TRUE(general.pump_until([&] { return server_->connection_count() == 1; }));
   // Beyond it: a probe is answered, then the slot closes; anything else gets 503.
   Client probe = connect();
-  probe.send(get("/health"));
-  auto answer = probe.response();
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(status(probe, get("/health")), 200);
   EXPECT_TRUE(probe.wait_closed());
   Client other = connect();
-  other.send(get("/RPC2"));
-  answer = other.response();
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->status, 503);
+  EXPECT_EQ(status(other, get("/RPC2")), 503);
   Client body = connect();
-  body.send(post("/health", "x"));
-  answer = body.response();
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->status, 503);
+  EXPECT_EQ(status(body, post("/health", "x")), 503);
   // A slow client in the reserved slot is replaced by the next connection.
   Client slow = connect();
   slow.send("GET /health HTTP/1.1\r\n");
-  ASSERT_TRUE(slow.pump_until([&] { return server_->connection_count() >= 2; }));
   Client next = connect();
-  next.send(get("/ping"));
-  answer = next.response();
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(status(next, get("/ping")), 200);
   EXPECT_TRUE(slow.wait_closed());
   EXPECT_FALSE(general.closed());
 }
