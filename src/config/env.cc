@@ -161,6 +161,11 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
         "SUPERVISOR_INET_HTTP_SERVER_*: the TCP control server needs "
         "SUPERVISOR_INET_HTTP_SERVER_PORT");
   }
+  if (spec.inet_server) {
+    if (auto why = refuse_unauthenticated(*spec.inet_server)) {
+      throw EnvError("SUPERVISOR_INET_HTTP_SERVER_PORT: " + *why);
+    }
+  }
   spec.programs.push_back(std::move(program));
   return spec;
 }

@@ -494,6 +494,25 @@ void set_port(HttpServerSpec& server, string_view value) {
   }
 }
 
+}  // namespace
+
+bool exposed_without_credentials(const HttpServerSpec& inet) {
+  if (!inet.username.empty()) return false;
+  const auto address = inet.host.empty() ? std::nullopt : os::parse_host(inet.host);
+  return !address || !address->is_loopback();
+}
+
+std::optional<std::string> refuse_unauthenticated(const HttpServerSpec& inet) {
+  if (!exposed_without_credentials(inet) || inet.allow_unauthenticated) return std::nullopt;
+  return fmt::format(
+      "{}:{} is reachable beyond loopback and there are no credentials: anyone who can reach it "
+      "could stop every program. Set username and password, bind 127.0.0.1, or set "
+      "allow_unauthenticated=true",
+      inet.host.empty() ? "*" : inet.host, inet.port);
+}
+
+namespace {
+
 // username, password and health_auth, in either server section.
 constexpr std::array<Key, 3> auth_rows(string_view section) {
   return {
@@ -512,6 +531,8 @@ constexpr auto kServerRows = std::to_array<Key>({
            }),
     server("unix_http_server", "chown", set_chown),
     server("inet_http_server", "port", set_port),
+    server("inet_http_server", "allow_unauthenticated",
+           [](HttpServerSpec& s, string_view v) { s.allow_unauthenticated = parse_bool(trim(v)); }),
 });
 
 // Sections whose keys other parts read (ctl, the loader itself) or that only name a factory.

@@ -50,6 +50,12 @@ const Key* find_key(std::string_view section, std::string_view name);
 // The names of a section's keys, or empty for an unknown section type.
 const std::vector<std::string_view>& known_keys(std::string_view section);
 
+// Why the TCP control server must not start as configured: it would take commands from the
+// network without credentials (a non-loopback host, no username, no allow_unauthenticated);
+// nullopt when it may. exposed_without_credentials(): whether it is open to the network.
+std::optional<std::string> refuse_unauthenticated(const HttpServerSpec& inet);
+bool exposed_without_credentials(const HttpServerSpec& inet);
+
 // The loader's own [program] keys.
 long parse_numprocs(std::string_view value);
 long parse_numprocs_start(std::string_view value);

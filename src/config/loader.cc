@@ -210,6 +210,9 @@ void read_servers(const IniDocument& doc, const Expansions& names, SupervisorSpe
       throw r.fail(server.username.empty() ? "password" : "username",
                    "username and password go together");
     }
+    if (inet) {
+      if (auto why = refuse_unauthenticated(server)) throw r.fail("port", *why);
+    }
     (inet ? spec.inet_server : spec.unix_server) = server;
   }
 }

@@ -125,6 +125,8 @@ struct HttpServerSpec {
   std::string password;  // plain, or {SHA} and the hex SHA-1
   // false (default): /health, /ready, /ping and /metrics answer without credentials.
   bool health_auth = false;
+  // inet: listen on a non-loopback address without username/password (refused otherwise).
+  bool allow_unauthenticated = false;
   bool operator==(const HttpServerSpec&) const = default;
 };
 

@@ -169,6 +169,11 @@ int check_main(int argc, char** argv) {
   std::vector<std::string> warnings;
   const auto spec = load(path, {}, argv[0], warnings);
   if (!spec) return kConfigError;
+  if (spec->inet_server && config::exposed_without_credentials(*spec->inet_server)) {
+    warnings.push_back(
+        "[inet_http_server] allow_unauthenticated=true: the TCP control server takes commands "
+        "from anyone who can reach it");
+  }
   for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
   if (print) {
     for (const auto& p : spec->programs) print_program(p);

@@ -12,6 +12,7 @@
 
 #include "os/signals.h"
 #include "probe/probe.h"
+#include "runtime/idle_timer.h"
 
 namespace podvisor::runtime {
 
@@ -37,7 +38,7 @@ class Loop final : public probe::ChildWatcher {
 
   // Starts reading signals; run() returns after stop().
   void start();
-  void run() { io_.run(); }
+  void run() { run_without_idle_wakeups(io_); }
   // Stops the loop; signals are no longer read (shutdown reads them itself).
   void stop();
   bool stopped() const { return stopped_; }

@@ -711,7 +711,7 @@ TEST_F(HttpServerTest, ExpectContinue) {
 
 TEST_F(HttpServerTest, IdleConnectionTimesOut) {
   ServerOptions options;
-  options.idle_timeout = 100ms;
+  options.header_timeout = 100ms;
   start(options);
   Client idle = connect();
   Client partial = connect();
@@ -857,6 +857,7 @@ TEST_F(HttpServerTest, CloseEndsStreamsAndStopsListening) {
 TEST_F(HttpServerTest, ConnectionLimitPausesAccepting) {
   ServerOptions options;
   options.max_connections = 1;
+  options.reserved_connections = 0;
   start(options);
   Client first = connect();
   first.send(get("/1"));
@@ -868,6 +869,47 @@ TEST_F(HttpServerTest, ConnectionLimitPausesAccepting) {
   auto response = second.response();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "GET /2 []");
+}
+
+TEST_F(HttpServerTest, ReservedSlotsServeProbesOnlyAndMakeRoomForThem) {
+  ServerOptions options;
+  options.max_connections = 1;
+  options.reserved_connections = 1;
+  start(options);
+  // The status of the answer to `request` on client (0: none).
+  const auto status = [](Client& client, const std::string& request) {
+    client.send(request);
+    const auto answer = client.response();
+    return answer ? answer->status : 0;
+  };
+  Client general = connect();
+  general.send("GET /slow HTTP/1.1\r\n");  // holds the only general slot
+  ASSERT_TRUE(general.pump_until([&] { return server_->connection_count() == 1; }));
+  // Beyond it: a probe is answered, then the slot closes; anything else gets 503.
+  Client probe = connect();
+  EXPECT_EQ(status(probe, get("/health")), 200);
+  EXPECT_TRUE(probe.wait_closed());
+  Client other = connect();
+  EXPECT_EQ(status(other, get("/RPC2")), 503);
+  Client body = connect();
+  EXPECT_EQ(status(body, post("/health", "x")), 503);
+  // A slow client in the reserved slot is replaced by the next connection.
+  Client slow = connect();
+  slow.send("GET /health HTTP/1.1\r\n");
+  Client next = connect();
+  EXPECT_EQ(status(next, get("/ping")), 200);
+  EXPECT_TRUE(slow.wait_closed());
+  EXPECT_FALSE(general.closed());
+}
+
+TEST_F(HttpServerTest, HeaderAndBodyDeadlines) {
+  ServerOptions options;
+  options.header_timeout = 10s;
+  options.body_timeout = 100ms;
+  start(options);
+  Client client = connect();
+  client.send("POST /RPC2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");  // the body stalls
+  EXPECT_TRUE(client.wait_closed());
 }
 
 TEST_F(HttpServerTest, SlowStreamReaderIsCutOff) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <limits>
 
@@ -110,6 +112,24 @@ ssize_t receive(int fd, char* buf, size_t size) {
 
 // connect() to one address: the socket, or -errno. ctl installs no signal handler that could
 // interrupt it (SIGINT is blocked while its own handler is set), so EINTR is an error too.
+// Waits until fd is readable; throws HttpError (ETIMEDOUT) once deadline has passed.
+void wait_readable(int fd, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    const int n = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+    if (n > 0) return;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      throw HttpError(error, fmt::format("poll: {}", errno_text(error)));
+    }
+    throw HttpError(0, fmt::format("the server's answer did not end within {} s",
+                                   HttpClient::kResponseTimeoutMs / 1000));
+  }
+}
+
 int connect_to(const sockaddr* address, socklen_t length) {
   const int fd = ::socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -230,6 +250,10 @@ std::string_view ResponseParser::feed(std::string_view data, const BodySink& on_
     }
     s.done = s.parser->is_done();
     if (used == 0 && !s.done) break;
+  }
+  if (!s.done && s.pending.size() > kMaxHead) {
+    throw HttpError(0,
+                    fmt::format("bad response: a head or chunk line over {} KiB", kMaxHead / 1024));
   }
   // What follows a complete response is the tail of this piece: an earlier piece's bytes
   // left pending belong to an unfinished head or chunk line of this response.
@@ -359,7 +383,16 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view targe
     ResponseParser parser;
     HttpResponse response;
     bool got_bytes = false;
+    std::chrono::steady_clock::time_point deadline;
     while (!parser.done()) {
+      if (got_bytes) {
+        try {
+          wait_readable(fd_, deadline);
+        } catch (const HttpError&) {
+          close();
+          throw;
+        }
+      }
       char buf[16384];
       const ssize_t n = receive(fd_, buf, sizeof buf);
       if (n <= 0) {
@@ -371,9 +404,21 @@ HttpResponse HttpClient::request(std::string_view method, std::string_view targe
         parser.end_of_input();  // throws unless the body runs to the end of the connection
         break;
       }
+      if (!got_bytes) {
+        deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kResponseTimeoutMs);
+      }
       got_bytes = true;
-      parser.feed(std::string_view(buf, static_cast<size_t>(n)),
-                  [&](std::string_view data) { response.body.append(data); });
+      // Past the cap nothing more is kept, so the body never grows beyond it.
+      bool too_large = false;
+      parser.feed(std::string_view(buf, static_cast<size_t>(n)), [&](std::string_view data) {
+        too_large = too_large || response.body.size() + data.size() > kMaxResponse;
+        if (!too_large) response.body.append(data);
+      });
+      if (too_large) {
+        close();
+        throw HttpError(0, fmt::format("the server's answer is larger than {} MiB",
+                                       kMaxResponse / (1024 * 1024)));
+      }
     }
     if (!parser.done()) {  // closed before answering on a reused connection: once more
       close();

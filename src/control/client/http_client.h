@@ -83,6 +83,7 @@ class ResponseParser {
   // Whether the server keeps the connection open after this response.
   bool keep_alive() const;
 
+  // A head, or a chunk's size line, longer than this is an error (HttpError).
   static constexpr size_t kMaxHead = 64 * 1024;
 
  private:
@@ -98,6 +99,15 @@ class HttpClient {
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
+
+  // Bounds on request()'s answer, so that a server that never stops sending (or trickles)
+  // cannot take the client's memory or hold it forever: a body larger than kMaxResponse, or an
+  // answer that has begun and is not complete kResponseTimeoutMs later, is an HttpError that
+  // says so. The wait for the first byte is not bounded: calls like startProcess wait for a
+  // program's state before the server says anything. Streams (stream()) are not bounded: their
+  // bytes go to the caller as they come.
+  static constexpr size_t kMaxResponse = 64 * 1024 * 1024;
+  static constexpr int kResponseTimeoutMs = 60'000;
 
   // A request and its whole response. Throws ConnectError or HttpError.
   HttpResponse request(std::string_view method, std::string_view target, std::string_view body = {},

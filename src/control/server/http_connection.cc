@@ -41,7 +41,15 @@ std::string describe_peer(int fd) {
   return "unix";
 }
 
+// The address part of describe_peer()'s text: what the per-peer limit counts; "" for unix.
+std::string peer_address(const std::string& remote) {
+  const auto colon = remote.rfind(':');
+  return colon == std::string::npos ? std::string() : remote.substr(0, colon);
+}
+
 constexpr size_t kReadChunk = 16 * 1024;
+// A probe has no body: what a reserved slot accepts.
+constexpr size_t kReserveBodyLimit = 1024;
 // What a connection reads ahead while a request is being answered (a pipelined request, the
 // stray CRLF supervisorctl sends): beyond this it stops reading until the answer is out.
 constexpr size_t kReadAheadLimit = 64 * 1024;
@@ -56,7 +64,8 @@ Connection::Connection(std::shared_ptr<ServerState> server, Socket socket)
     : server_(std::move(server)),
       socket_(std::move(socket)),
       timer_(server_->io),
-      remote_(describe_peer(socket_.native_handle())) {}
+      remote_(describe_peer(socket_.native_handle())),
+      peer_(peer_address(remote_)) {}
 
 Connection::~Connection() {
   if (phase_ != Phase::kClosed) server_->connection_closed(this);
@@ -76,10 +85,12 @@ void Connection::begin_request() {
   parser_.emplace();
   parser_->header_limit(
       static_cast<std::uint32_t>(std::min<size_t>(server_->options.max_header_bytes, UINT32_MAX)));
-  parser_->body_limit(server_->options.max_body_bytes);
+  parser_->body_limit(reserve_ ? kReserveBodyLimit : server_->options.max_body_bytes);
   header_checked_ = false;
   user_.clear();
-  arm_timer(server_->options.idle_timeout);
+  waiting_since_ = std::chrono::steady_clock::now();
+  const auto& options = server_->options;
+  arm_timer(reserve_ ? options.reserve_header_timeout : options.header_timeout);
   parse_buffered();
 }
 
@@ -126,9 +137,16 @@ void Connection::parse_buffered() {
 bool Connection::check_header() {
   const auto& message = parser_->get();
   const auto& options = server_->options;
+  Request probe;
+  probe.target = std::string(sv(message.target()));
+  // A reserved slot answers a probe: GET or HEAD of a probe path, without a body (one sent
+  // slowly would hold the slot). Not logged one by one: under a flood that would flood the log.
+  if (reserve_ && (!options.probe_paths.contains(probe.path()) || !parser_->is_done() ||
+                   (message.method() != http::verb::get && message.method() != http::verb::head))) {
+    reject(503, "", {{"Retry-After", "1"}});
+    return false;
+  }
   if (options.auth) {
-    Request probe;
-    probe.target = std::string(sv(message.target()));
     if (!options.public_paths.contains(probe.path())) {
       const std::string_view credentials = sv(message[http::field::authorization]);
       auto user = authenticated_user(*options.auth, credentials);
@@ -152,6 +170,7 @@ bool Connection::check_header() {
     queue(serialize_header(proceed));
   }
   parser_->eager(true);
+  if (!parser_->is_done()) arm_timer(options.body_timeout);
   return true;
 }
 
@@ -175,7 +194,7 @@ void Connection::dispatch() {
   request.user = user_;
 
   version_ = request.version;
-  keep_alive_ = message.keep_alive();
+  keep_alive_ = message.keep_alive() && !reserve_;  // a reserved slot serves one probe
   head_ = message.method() == http::verb::head;
   chunked_ = false;
   after_write_ = AfterWrite::kNothing;

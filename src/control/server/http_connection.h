@@ -43,13 +43,14 @@ struct Listener {
   dev_t dev = 0;
   ino_t ino = 0;
   bool accepting = false;  // an async_accept is pending
-  bool paused = false;     // at max_connections
+  bool paused = false;     // at max_connections, without reserved slots
+  bool failing = false;    // accept() fails (out of descriptors): logged once until it works
   boost::asio::steady_timer retry;
 };
 
 struct ServerState : std::enable_shared_from_this<ServerState> {
-  ServerState(boost::asio::io_context& context, Handler h, ServerOptions o)
-      : io(context), handler(std::move(h)), options(std::move(o)) {}
+  ServerState(boost::asio::io_context& context, Handler h, ServerOptions o);
+  ~ServerState();
 
   boost::asio::io_context& io;
   Handler handler;
@@ -57,12 +58,23 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   bool closed = false;
   std::vector<std::shared_ptr<Listener>> listeners;
   std::map<Connection*, std::weak_ptr<Connection>> connections;
+  size_t general_count = 0;                // connections that may make any request
+  size_t reserve_count = 0;                // in reserved slots: probes only
+  std::map<std::string, size_t> per_peer;  // general connections per TCP peer address
+  // A descriptor held back for the moment accept() fails with EMFILE: closing it makes room to
+  // accept the waiting client and close it at once, so the client is refused, not left hanging.
+  int spare_fd = -1;
 
   void log(config::LogLevel level, std::string_view message) const;
 
   void add_listener(std::shared_ptr<Listener> listener);
   void accept_next(const std::shared_ptr<Listener>& listener);
-  void start_connection(Socket socket);
+  void on_accept_error(const std::shared_ptr<Listener>& listener,
+                       const boost::system::error_code& ec);
+  // adopted: a test's or fuzzer's socket, outside every limit.
+  void start_connection(Socket socket, bool adopted = false);
+  // Makes room in the reserved slots; false if every one is busy answering.
+  bool evict_slowest_reserve();
   void connection_closed(Connection* connection);
 };
 
@@ -74,6 +86,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<ServerState> server, Socket socket);
   ~Connection();
+
+  // Where the server counts this connection: its TCP peer's address ("" for unix), and whether
+  // it sits in a reserved slot (probes only). Set once, before start().
+  const std::string& peer() const { return peer_; }
+  void set_reserve() { reserve_ = true; }
+  bool reserve() const { return reserve_; }
+  // Waiting for a request's header (since waiting_since()), or lingering after a final answer:
+  // what the server may cut off to make room.
+  bool evictable() const {
+    return (phase_ == Phase::kReading && !header_checked_) || phase_ == Phase::kLingering;
+  }
+  std::chrono::steady_clock::time_point waiting_since() const { return waiting_since_; }
 
   void start();
   // Called by the server's close(): one last non-blocking try to send what is queued.
@@ -130,6 +154,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::steady_timer timer_;
   unsigned timer_generation_ = 0;
   std::string remote_;
+  std::string peer_;
+  bool reserve_ = false;
+  std::chrono::steady_clock::time_point waiting_since_;
   Phase phase_ = Phase::kReading;
 
   boost::beast::flat_buffer in_;

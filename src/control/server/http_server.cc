@@ -90,6 +90,17 @@ bool unix_socket_in_use(const std::string& path) {
 
 namespace detail {
 
+ServerState::ServerState(boost::asio::io_context& context, Handler h, ServerOptions o)
+    : io(context), handler(std::move(h)), options(std::move(o)) {
+  // Without it (no descriptor to spare now), accept failures still back off; they just leave
+  // the client waiting in the backlog instead of refusing it.
+  spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+ServerState::~ServerState() {
+  if (spare_fd >= 0) ::close(spare_fd);  // /dev/null, read-only: nothing to report
+}
+
 void ServerState::log(LogLevel level, std::string_view message) const {
   if (!options.log) return;
   try {
@@ -113,7 +124,7 @@ void ServerState::add_listener(std::shared_ptr<Listener> listener) {
 
 void ServerState::accept_next(const std::shared_ptr<Listener>& listener) {
   if (closed || listener->accepting || !listener->acceptor.is_open()) return;
-  if (connections.size() >= options.max_connections) {
+  if (general_count >= options.max_connections && options.reserved_connections == 0) {
     if (!listener->paused) {
       log(LogLevel::kWarn, fmt::format("control: {} connections open; {} waits", connections.size(),
                                        listener->description));
@@ -129,15 +140,11 @@ void ServerState::accept_next(const std::shared_ptr<Listener>& listener) {
     // A connection refused by a firewall rule: the next one may be fine (Asio itself retries
     // ECONNABORTED, EPROTO and EINTR).
     if (ec.value() == EPERM) return self->accept_next(listener);
-    if (ec) {
-      // Out of descriptors or memory: retry in a while instead of spinning on a ready socket.
-      self->log(LogLevel::kError,
-                fmt::format("control: accepting on {}: {}", listener->description, ec.message()));
-      listener->retry.expires_after(std::chrono::seconds(1));
-      listener->retry.async_wait([self, listener](const boost::system::error_code& waited) {
-        if (!waited) self->accept_next(listener);
-      });
-      return;
+    if (ec) return self->on_accept_error(listener, ec);
+    if (listener->failing) {
+      listener->failing = false;
+      self->log(LogLevel::kInfo,
+                fmt::format("control: accepting on {} again", listener->description));
     }
     try {
       self->start_connection(std::move(socket));
@@ -148,19 +155,80 @@ void ServerState::accept_next(const std::shared_ptr<Listener>& listener) {
   });
 }
 
-void ServerState::start_connection(Socket socket) {
+void ServerState::on_accept_error(const std::shared_ptr<Listener>& listener,
+                                  const boost::system::error_code& ec) {
+  // Out of descriptors or memory. Logged once until accepting works again; the waiting client
+  // is refused (accepted into the spare descriptor's place and closed) rather than left hanging;
+  // and accepting pauses a moment instead of spinning on a listener that stays readable.
+  if (!listener->failing) {
+    listener->failing = true;
+    log(LogLevel::kError,
+        fmt::format("control: accepting on {}: {}; clients are refused until it clears",
+                    listener->description, ec.message()));
+  }
+  if ((ec.value() == EMFILE || ec.value() == ENFILE) && spare_fd >= 0) {
+    ::close(spare_fd);  // /dev/null: nothing to report
+    const int client = ::accept4(listener->acceptor.native_handle(), nullptr, nullptr,
+                                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (client >= 0) ::close(client);  // refused: the client sees the connection end
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  listener->retry.expires_after(std::chrono::milliseconds(100));
+  listener->retry.async_wait(
+      [self = shared_from_this(), listener](const boost::system::error_code& waited) {
+        if (!waited) self->accept_next(listener);
+      });
+}
+
+void ServerState::start_connection(Socket socket, bool adopted) {
   // Asio accepts without SOCK_CLOEXEC; a child must not inherit a client's connection.
   if (::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC) != 0) {
     throw os_error(errno, "control server: FD_CLOEXEC on a connection");
   }
   auto connection = std::make_shared<Connection>(shared_from_this(), std::move(socket));
+  const std::string& peer = connection->peer();
+  const auto held = per_peer.find(peer);
+  const bool over =
+      !adopted && (general_count >= options.max_connections ||
+                   (held != per_peer.end() && held->second >= options.max_connections_per_peer));
+  if (over) {
+    if (reserve_count >= options.reserved_connections && !evict_slowest_reserve()) {
+      return;  // every reserved slot is answering: this client is refused (closed)
+    }
+    connection->set_reserve();
+    ++reserve_count;
+  } else {
+    ++general_count;
+    if (!peer.empty()) ++per_peer[peer];
+  }
   connections.emplace(connection.get(), connection);
   connection->start();
 }
 
+bool ServerState::evict_slowest_reserve() {
+  std::shared_ptr<Connection> slowest;
+  for (const auto& [raw, weak] : connections) {
+    auto connection = weak.lock();
+    if (!connection || !connection->reserve() || !connection->evictable()) continue;
+    if (!slowest || connection->waiting_since() < slowest->waiting_since()) {
+      slowest = std::move(connection);
+    }
+  }
+  if (!slowest) return false;
+  slowest->shut_down();
+  return true;
+}
+
 void ServerState::connection_closed(Connection* connection) {
-  connections.erase(connection);
-  if (closed || connections.size() >= options.max_connections) return;
+  if (connections.erase(connection) == 0) return;
+  if (connection->reserve()) {
+    --reserve_count;
+  } else {
+    --general_count;
+    const auto peer = per_peer.find(connection->peer());
+    if (peer != per_peer.end() && --peer->second == 0) per_peer.erase(peer);
+  }
+  if (closed || general_count >= options.max_connections) return;
   for (const auto& listener : listeners) {
     if (listener->paused) {
       listener->paused = false;
@@ -344,6 +412,13 @@ uint16_t HttpServer::listen_tcp(const std::string& host, uint16_t port) {
                               ? ntohs(reinterpret_cast<const sockaddr_in6*>(raw)->sin6_port)
                               : ntohs(reinterpret_cast<const sockaddr_in*>(raw)->sin_port);
   listener->description = describe(actual);
+  if (!state_->options.auth && !address->is_loopback()) {
+    // The config had to allow it (allow_unauthenticated); supervisord says as much at CRIT.
+    state_->log(LogLevel::kCritical,
+                fmt::format("control server on {} has no username and password: anyone who can "
+                            "reach it can control every program",
+                            listener->description));
+  }
   state_->add_listener(std::move(listener));
   return actual;
 }
@@ -372,7 +447,7 @@ void HttpServer::adopt(int fd) {
     ::close(fd);
     return;
   }
-  state_->start_connection(std::move(socket));
+  state_->start_connection(std::move(socket), true);
 }
 
 void HttpServer::close() {

@@ -104,9 +104,27 @@ struct ServerOptions {
   size_t max_header_bytes = 16 * 1024;         // larger: 431
   size_t max_body_bytes = 2 * 1024 * 1024;     // larger: 413
   size_t max_stream_buffer = 4 * 1024 * 1024;  // see Responder::write_chunk
-  size_t max_connections = 64;                 // beyond: stop accepting until one closes
-  // A client gets this long to send a request (keep-alive idle time included) and to take
-  // each write; then the connection closes. Nothing waits on a timer without a connection.
+
+  // Connections that may make any request. A TCP peer (one IP address) holds at most
+  // max_connections_per_peer of them; unix clients are not counted per peer.
+  size_t max_connections = 64;
+  size_t max_connections_per_peer = 16;
+  // Beyond those limits a connection takes one of these reserved slots, where only a GET or
+  // HEAD of a probe path is answered (anything else: 503 and close), the header must come
+  // within reserve_header_timeout, and the connection closes after its answer. When every
+  // reserved slot is taken, a new connection replaces the one that has waited longest for its
+  // header, so a liveness probe gets through slow clients holding every slot. With 0 reserved
+  // slots the server stops accepting at max_connections until one closes.
+  size_t reserved_connections = 8;
+  std::set<std::string, std::less<>> probe_paths = {"/health", "/ready", "/ping"};
+
+  // A client gets header_timeout to send a request's header (counted from the connection's
+  // start, or from the end of the previous answer: keep-alive idle time included), then
+  // body_timeout for its body, and idle_timeout to take each write; then the connection
+  // closes. Nothing waits on a timer without a connection.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds reserve_header_timeout{2'000};
   std::chrono::milliseconds idle_timeout{60'000};
 
   // The server writes nothing itself; bad requests, timeouts and accept errors come here.

@@ -16,6 +16,13 @@ using xmlrpc::Fault;
 
 namespace {
 
+// The most one read or tail call returns: supervisord (4.2.5) reads whatever length it is
+// asked for into memory, so readProcessStdoutLog(name, 0, 2**31-1) on a large log took PID 1's
+// memory with it. A longer request gets the first kMaxLogRead bytes of its range (from an
+// offset) or the last ones (a negative offset, a tail); the client reads on from where the
+// answer ends, as after a short read.
+constexpr int64_t kMaxLogRead = 1024 * 1024;
+
 // A log seen as bytes [begin, size): a file holds them all, a ring only the newest.
 class LogBytes {
  public:
@@ -90,10 +97,10 @@ std::variant<std::string, Fault> read_log(const LogSource& log, int64_t offset, 
   const auto& bytes = std::get<LogBytes>(opened);
   std::optional<std::string> data;
   if (offset < 0) {
-    const int64_t back = offset == INT64_MIN ? INT64_MAX : -offset;
+    const int64_t back = std::min(offset == INT64_MIN ? INT64_MAX : -offset, kMaxLogRead);
     data = bytes.read(std::max<int64_t>(bytes.size() - back, 0), back);
   } else {
-    data = bytes.read(offset, length == 0 ? bytes.size() : length);
+    data = bytes.read(offset, std::min(length == 0 ? bytes.size() : length, kMaxLogRead));
   }
   if (!data) return make_fault(FaultCode::kFailed);
   return std::move(*data);
@@ -105,7 +112,7 @@ Tail tail_log(const LogSource& log, int64_t offset, int64_t length) {
   const auto& bytes = std::get<LogBytes>(opened);
   // tailFile, step by step (Python integers do not overflow; clamp so that we do not either).
   offset = std::clamp<int64_t>(offset, INT64_MIN / 4, INT64_MAX / 4);
-  length = std::clamp<int64_t>(length, INT64_MIN / 4, INT64_MAX / 4);
+  length = std::clamp<int64_t>(length, INT64_MIN / 4, kMaxLogRead);
   const int64_t sz = bytes.size();
   bool overflow = false;
   if (sz > offset + length) {
