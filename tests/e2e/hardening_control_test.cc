@@ -194,15 +194,6 @@ long status_kb(pid_t pid, std::string_view field) {
   return -1;
 }
 
-size_t open_fds(pid_t pid) {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& e :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    ++n;
-  }
-  return n;
-}
-
 // podvisor -c FILE with a TCP control server on a free loopback port (config text with @PORT@).
 class ControlHardeningTest : public ::testing::Test {
  protected:

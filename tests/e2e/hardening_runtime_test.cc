@@ -39,15 +39,6 @@ bool gone(pid_t pid) {
   return !state || *state == 'Z';
 }
 
-size_t open_fds(pid_t pid) {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& e :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    ++n;
-  }
-  return n;
-}
-
 // Single-command mode under every low descriptor limit: podvisor runs the command or says
 // why it cannot, with an honest status; never SIGABRT (134), never an orphan.
 class LowFdLimit : public testing::TestWithParam<int> {};

@@ -17,6 +17,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -431,6 +432,15 @@ std::multimap<pid_t, std::pair<pid_t, char>> process_table() {
 std::optional<char> process_state(pid_t pid) {
   if (auto s = read_stat(pid)) return s->state;
   return std::nullopt;
+}
+
+size_t open_fds(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++n;
+  }
+  return n;
 }
 
 std::vector<pid_t> descendants(pid_t root) {

@@ -137,6 +137,8 @@ Result run(const Options& options, std::chrono::milliseconds timeout = kTimeout)
 
 // pid's state letter from /proc/PID/stat ('R', 'S', 'Z', ...), nullopt if it does not exist.
 std::optional<char> process_state(pid_t pid);
+// How many descriptors pid has open, from /proc/PID/fd.
+size_t open_fds(pid_t pid);
 // Live (non-zombie) processes below pid, from /proc.
 std::vector<pid_t> descendants(pid_t pid);
 // Direct children of pid, from /proc.
