@@ -6,7 +6,6 @@
 
 #include <csignal>
 #include <cstring>
-#include <filesystem>
 
 #include "harness.h"
 
