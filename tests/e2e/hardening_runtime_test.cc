@@ -43,6 +43,7 @@ bool gone(pid_t pid) {
 class LowFdLimit : public testing::TestWithParam<int> {};
 
 TEST_P(LowFdLimit, SingleCommandRunsOrFailsCleanly) {
+  if (kSanitized) GTEST_SKIP() << "the sanitizers' runtimes fail first without descriptors";
   Child c(with_fd_limit(GetParam(), {"--", "sh", "-c", "echo started $$; exec sleep 30"},
                         {{"PROCESS_MAX_START_RETRIES", "0"}}));
   c.wait_for([&] { return c.out().find("started ") != std::string::npos; });
@@ -67,6 +68,7 @@ INSTANTIATE_TEST_SUITE_P(Limits, LowFdLimit, testing::Range(4, 12));
 class FdExhaustionAtStart : public testing::TestWithParam<int> {};
 
 TEST_P(FdExhaustionAtStart, SomeSpawnsFailAndTheRestRun) {
+  if (kSanitized) GTEST_SKIP() << "the sanitizers' runtimes fail first without descriptors";
   TempDir dir;
   std::string conf = "[supervisord]\nlogfile=/dev/stderr\nminfds=16\nchildlogdir=@DIR@\n";
   for (int i = 0; i < 30; ++i) {

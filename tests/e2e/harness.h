@@ -133,6 +133,16 @@ struct Result {
 };
 Result run(const Options& options, std::chrono::milliseconds timeout = kTimeout);
 
+// Whether this build, and so the podvisor under test, runs under ASan+UBSan. Their runtimes
+// need descriptors of their own (UBSan's vptr check reads /proc/self/maps: with none left it
+// calls every virtual call invalid), so a test that starves podvisor of descriptors at start
+// would test the sanitizers, not podvisor.
+#ifdef __SANITIZE_ADDRESS__
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 // --- /proc helpers ---
 
 // pid's state letter from /proc/PID/stat ('R', 'S', 'Z', ...), nullopt if it does not exist.
