@@ -387,9 +387,9 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
   resolve_dependencies(spec, dependency_lines);
 }
 
-void apply_overrides(IniDocument& doc, const std::vector<std::string>& environ,
+void apply_overrides(IniDocument& doc, const std::vector<std::string>& overrides,
                      std::vector<std::string>& warnings) {
-  for (const auto& entry : environ) {
+  for (const auto& entry : overrides) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos) continue;
     const auto o = parse_override(std::string_view(entry).substr(0, eq),
@@ -433,7 +433,8 @@ void read_includes(IniDocument& doc, const std::string& main_file, const Expansi
 }  // namespace
 
 SupervisorSpec load_config(const std::string& path, const std::vector<std::string>& environ,
-                           std::vector<std::string>& warnings) {
+                           std::vector<std::string>& warnings,
+                           const std::vector<std::string>& overrides) {
   SupervisorSpec spec;
   spec.config_file = absolute(path);
   IniDocument doc;
@@ -448,7 +449,7 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
   top["here"] = dir_of(spec.config_file);
   top["host_node_name"] = host_node_name();
   read_includes(doc, spec.config_file, top);
-  apply_overrides(doc, environ, warnings);
+  apply_overrides(doc, overrides, warnings);
 
   for (const auto& section : doc.sections) {
     const auto type = section.name.substr(0, section.name.find(':'));

@@ -65,7 +65,7 @@ std::optional<config::SupervisorSpec> load(std::string& path, const SupervisordF
     path = *found;
   }
   try {
-    return config::load_config(path, with_flags(environment_strings(), flags), warnings);
+    return config::load_config(path, environment_strings(), warnings, with_flags({}, flags));
   } catch (const config::ConfigError& e) {
     std::cerr << "podvisor: " << e.what() << "\n";
     return std::nullopt;
@@ -144,7 +144,7 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   options.reload = [path = spec->config_file, flags, &log] {
     std::vector<std::string> reload_warnings;
     auto next =
-        config::load_config(path, with_flags(environment_strings(), flags), reload_warnings);
+        config::load_config(path, environment_strings(), reload_warnings, with_flags({}, flags));
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
     return next;
   };
@@ -155,7 +155,7 @@ int check_main(int argc, char** argv) {
   CLI::App app{
       "Checks a supervisord.conf as podvisor reads it: errors as file:line: message\n"
       "(exit 2), warnings for unknown sections and keys, and with --print the\n"
-      "effective programs after interpolation and SUPERVISOR_* overrides.",
+      "effective programs after interpolation.",
       "podvisor check"};
   std::string path;
   bool print = false;

@@ -6,11 +6,15 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "config/env.h"
 #include "modes/config_mode.h"
+#include "modes/generated_config.h"
+#include "modes/requirements.h"
 #include "output/log.h"
 #include "runtime/runtime.h"
 
@@ -60,18 +64,36 @@ class PodvisorFormatter : public CLI::Formatter {
   }
 };
 
-int run_single_command(const config::CommandLine& cli) {
+// As standard-supervisor, MHCS's steps come first: the model's requirements are installed,
+// then (when supervised) the effective configuration is written for supervisorctl.
+int run_single_command(const config::CommandLine& cli, bool standard_supervisor) {
   output::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
+  const auto env = environment_strings();
   std::vector<std::string> warnings;
   config::SupervisorSpec spec;
+  bool recovery = true;
   try {
-    spec = config::single_command_spec(cli, environment_strings(), warnings);
+    spec = config::single_command_spec(cli, env, warnings);
+    recovery = cli.recovery.value_or(config::auto_recovery(env));
   } catch (const config::EnvError& e) {
     log.log(config::LogLevel::kCritical, e.what());
     return kBadEnvironment;
   }
   log.set_level(spec.loglevel);
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
+  std::optional<GeneratedConfig> generated;
+  if (standard_supervisor) {
+    if (const int status = install_requirements(cli.argv, env, log); status != 0) {
+      return status;
+    }
+    // Unsupervised (PROCESS_AUTO_RECOVERY off), MHCS runs no supervisord and writes no file.
+    try {
+      if (recovery) generated.emplace(spec, env);
+    } catch (const std::runtime_error& e) {
+      log.log(config::LogLevel::kCritical, e.what());
+      return kBadEnvironment;
+    }
+  }
   runtime::RuntimeOptions options;
   options.terminal = isatty(STDIN_FILENO) == 1;
   return runtime::run_supervisor(std::move(spec), options, log);
@@ -93,12 +115,15 @@ int standard_supervisor_main(int argc, char** argv) {
     return 0;
   }
   if (argc < 2) {
-    std::cerr << "standard-supervisor: No command provided\n" << usage;
-    return kUsageError;
+    // MHCS's words and status, which scripts may look for.
+    std::cerr << "ERROR: No launch command provided\n"
+                 "Usage: standard-supervisor <launch_command> [args...]\n"
+                 "Example: standard-supervisor vllm serve model --host 0.0.0.0 --port 8080\n";
+    return kBadEnvironment;
   }
   config::CommandLine cli;
   cli.argv.assign(argv + 1, argv + argc);
-  return run_single_command(cli);
+  return run_single_command(cli, true);
 }
 
 int podvisor_main(int argc, char** argv) {
@@ -153,7 +178,7 @@ int podvisor_main(int argc, char** argv) {
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;
   if (no_restart) cli.recovery = false;
-  return run_single_command(cli);
+  return run_single_command(cli, false);
 }
 
 }  // namespace podvisor::modes
