@@ -175,21 +175,11 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
 }
 
 // [unix_http_server], [inet_http_server]: the control server's sockets.
-// SUPERVISOR_UNIX_HTTP_SERVER_FILE=none (or empty) means no socket, as in single-command mode;
-// `file=none` in a file keeps supervisord's meaning (a socket named "none").
-bool off_by_environment(const IniSection& section) {
-  const auto it = section.values.find("file");
-  if (it == section.values.end() || !it->second.where.file.starts_with("SUPERVISOR_")) return false;
-  const auto value = to_lower(trim(it->second.text));
-  return value.empty() || value == "none";
-}
-
 void read_servers(const IniDocument& doc, const Expansions& names, SupervisorSpec& spec) {
   for (const bool inet : {false, true}) {
     const auto* section = doc.find(inet ? "inet_http_server" : "unix_http_server");
     if (!section) continue;
     SectionReader r(*section, doc.defaults, names);
-    if (!inet && off_by_environment(*section)) continue;
     HttpServerSpec server;
     // Unknown keys are expanded too: a bad %(name)s is an error wherever it is.
     for (const auto& [key, value] : section->values) {

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "config/keys.h"
+
 namespace podvisor::config {
 namespace {
 
@@ -35,20 +37,10 @@ std::string level_name(LogLevel level) {
   return "info";
 }
 
-std::string log_value(const LogSpec& log) {
-  switch (log.target) {
-    case LogTarget::kNone:
-      return "NONE";
-    case LogTarget::kAuto:
-      return "AUTO";
-    case LogTarget::kStdout:
-      return "/dev/stdout";
-    case LogTarget::kStderr:
-      return "/dev/stderr";
-    case LogTarget::kFile:
-      return escaped(log.path);
-  }
-  return "AUTO";
+// A key as check --print shows it, which is supervisord's spelling for these.
+std::string printed(const ProgramSpec& p, std::string_view key) {
+  const auto* row = find_key("program", key);
+  return escaped(row && row->print ? row->print(p).value_or("") : "");
 }
 
 // supervisord's environment= syntax (a non-POSIX shlex): quotes keep commas and spaces.
@@ -103,7 +95,7 @@ std::string program_section(const ProgramSpec& p) {
   for (const auto& [name, log] : {std::pair{"stdout", &p.stdout_log}, {"stderr", &p.stderr_log}}) {
     if (p.redirect_stderr && log == &p.stderr_log) continue;
     const bool stream = log->target == LogTarget::kStdout || log->target == LogTarget::kStderr;
-    s.add(fmt::format("{}_logfile", name), log_value(*log))
+    s.add(fmt::format("{}_logfile", name), printed(p, fmt::format("{}_logfile", name)))
         .add(fmt::format("{}_logfile_maxbytes", name),
              stream ? "0" : std::to_string(log->maxbytes));
     if (!stream) s.add(fmt::format("{}_logfile_backups", name), std::to_string(log->backups));
@@ -182,15 +174,14 @@ std::string supervisord_conf(const SupervisorSpec& spec) {
     Section inet("inet_http_server");
     const auto& s = *spec.inet_server;
     const auto host = s.host.empty() ? std::string("*") : s.host;
-    inet.add("port", fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]"
-                                                                             : host,
-                                 s.port));
+    inet.add("port",
+             fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                         s.port));
     add_credentials(inet, s);
     out += inet.text + "\n";
     const auto local = s.host.empty() || s.host == "0.0.0.0" ? std::string("127.0.0.1") : host;
-    serverurl = fmt::format("http://{}:{}",
-                            local.find(':') != std::string::npos ? "[" + local + "]" : local,
-                            s.port);
+    serverurl = fmt::format(
+        "http://{}:{}", local.find(':') != std::string::npos ? "[" + local + "]" : local, s.port);
     credentials = &s;
   }
   if (spec.unix_server) {

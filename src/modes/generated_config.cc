@@ -19,9 +19,8 @@ namespace {
 constexpr const char* kDefaultPath = "/tmp/supervisord.conf";
 
 [[noreturn]] void fail(const std::string& path, std::string_view what) {
-  throw std::runtime_error(
-      fmt::format("cannot write {} (SUPERVISOR_CONFIG_PATH): {}: {}", path, what,
-                  std::strerror(errno)));
+  throw std::runtime_error(fmt::format("cannot write {} (SUPERVISOR_CONFIG_PATH): {}: {}", path,
+                                       what, std::strerror(errno)));
 }
 
 // mkdir -p of the file's directory, 0755 as MHCS creates it.
@@ -39,7 +38,8 @@ GeneratedConfig::GeneratedConfig(const config::SupervisorSpec& spec,
                                  const std::vector<std::string>& env) {
   constexpr std::string_view kName = "SUPERVISOR_CONFIG_PATH=";
   for (const auto& entry : env) {
-    if (entry.starts_with(kName)) path_ = config::trim(std::string_view(entry).substr(kName.size()));
+    if (entry.starts_with(kName))
+      path_ = config::trim(std::string_view(entry).substr(kName.size()));
   }
   remove_at_exit_ = path_.empty();
   if (path_.empty()) path_ = kDefaultPath;
@@ -48,8 +48,8 @@ GeneratedConfig::GeneratedConfig(const config::SupervisorSpec& spec,
                       (spec.inet_server && !spec.inet_server->password.empty());
   // Written beside and renamed: a reader never sees half a file.
   const auto temporary = fmt::format("{}.{}.tmp", path_, ::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        secret ? 0600 : 0644);
+  const int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
   if (fd < 0) fail(path_, "open");
   const bool written = os::write_all(fd, config::supervisord_conf(spec));
   const int saved = errno;

@@ -24,8 +24,7 @@ constexpr const char* kDefaultModelPath = "/opt/ml/model";
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kInstallFailed = 1;
 
-std::optional<std::string> variable(const std::vector<std::string>& env,
-                                    std::string_view name) {
+std::optional<std::string> variable(const std::vector<std::string>& env, std::string_view name) {
   std::optional<std::string> out;
   for (const auto& entry : env) {
     if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=') {
@@ -40,8 +39,7 @@ bool is_kind(const std::string& path, mode_t kind) {
   return ::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == kind;
 }
 
-std::optional<std::string> on_path(const std::string& name,
-                                   const std::vector<std::string>& env) {
+std::optional<std::string> on_path(const std::string& name, const std::vector<std::string>& env) {
   int error = 0;
   return os::find_executable(name, variable(env, "PATH").value_or(kDefaultPath), error);
 }
@@ -54,8 +52,9 @@ std::optional<std::string> target_python(const std::vector<std::string>& launch,
   if (!launch.empty()) {
     const auto& first = launch.front();
     const auto slash = first.rfind('/');
-    const std::string_view base =
-        slash == std::string::npos ? std::string_view(first) : std::string_view(first).substr(slash + 1);
+    const std::string_view base = slash == std::string::npos
+                                      ? std::string_view(first)
+                                      : std::string_view(first).substr(slash + 1);
     if (base == "python" || base.starts_with("python3")) {
       if (auto found = on_path(first, env)) return found;
     }
@@ -68,7 +67,8 @@ std::optional<std::string> target_python(const std::vector<std::string>& launch,
 std::optional<std::vector<std::string>> install_command(const std::vector<std::string>& launch,
                                                         const std::vector<std::string>& env,
                                                         const output::Logger& log) {
-  const auto enabled = config::to_lower(variable(env, "STANDARD_AUTO_INSTALL_REQ").value_or("true"));
+  const auto enabled =
+      config::to_lower(variable(env, "STANDARD_AUTO_INSTALL_REQ").value_or("true"));
   if (enabled != "true" && enabled != "1" && enabled != "yes" && enabled != "on") {
     log.log(LogLevel::kInfo, "Automatic requirements installation disabled");
     return std::nullopt;

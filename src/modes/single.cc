@@ -26,7 +26,8 @@ constexpr int kBadEnvironment = 1;  // as standard-supervisor does for a bad val
 
 constexpr const char* kEnvironmentHelp = R"(
 Environment (standard-supervisor compatible):
-  PROCESS_AUTO_RECOVERY=true|false   restart the command whenever it exits (default true)
+  PROCESS_AUTO_RECOVERY=true|false   restart the command whenever it exits (default true;
+                                     empty: run it once)
   PROCESS_MAX_START_RETRIES=N        restarts allowed before giving up and exiting 1 (0-100,
                                      default 3); a run that stayed up restart_reset seconds
                                      (default 300) resets the count
@@ -34,12 +35,12 @@ Environment (standard-supervisor compatible):
   SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
                                      SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
                                      [program:app] startsecs startretries stopsignal
-                                     stopwaitsecs stopasgroup killasgroup exitcodes
+                                     stopwaitsecs stopasgroup killasgroup exitcodes (255)
                                      autorestart environment directory restart_reset
                                      backoff_max ready ready_timeout ready_interval
                                      ready_status live live_interval live_failures
                                      (docs/readiness.md); [supervisord] loglevel
-                                     environment; [unix_http_server] file (default
+                                     environment logfile; [unix_http_server] file (default
                                      /tmp/podvisor.sock, none: off) chmod chown username
                                      password; [inet_http_server] port username password
 
@@ -105,7 +106,16 @@ int standard_supervisor_main(int argc, char** argv) {
   const std::string usage =
       "Usage: standard-supervisor CMD [ARGS...]\n\n"
       "Runs CMD under podvisor as program 'app': restarts it when it exits, exits 1 when\n"
-      "restarts run out, forwards signals, reaps every child.\n";
+      "restarts run out, forwards signals, reaps every child.\n\n"
+      "Before the launch, as model-hosting-container-standards does:\n"
+      "  STANDARD_AUTO_INSTALL_REQ=true   install $SAGEMAKER_MODEL_PATH/requirements.txt\n"
+      "                                   (default /opt/ml/model; --find-links its\n"
+      "                                   requirements/ folder) with uv or pip into CMD's\n"
+      "                                   python; a failed install exits 1\n"
+      "  STANDARD_PIP_ARGS=ARGS           the installer's arguments instead\n"
+      "  SUPERVISOR_CONFIG_PATH=FILE      where the effective supervisord.conf is written\n"
+      "                                   (default /tmp/supervisord.conf, removed at exit);\n"
+      "                                   supervisorctl -c FILE reaches podvisor\n";
   if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
     std::cout << usage << kEnvironmentHelp;
     return 0;

@@ -13,16 +13,13 @@
 namespace e2e {
 namespace {
 
-// standard-supervisor ARGS... in `dir`, with its files (config, socket, model) there too.
+// standard-supervisor ARGS... (podvisor with that argv[0]), its files (config, socket,
+// model) in `dir`.
 Options standard_supervisor(const TempDir& dir, std::vector<std::string> args,
                             std::map<std::string, std::optional<std::string>> env = {}) {
-  const auto link = dir / "standard-supervisor";
-  if (!exists(link) && ::symlink(podvisor_binary().c_str(), link.c_str()) != 0) {
-    ADD_FAILURE() << "symlink " << link;
-  }
   Options o;
-  o.exe = link;
-  o.argv = {link};
+  o.exe = podvisor_binary();
+  o.argv = {"standard-supervisor"};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.env = std::move(env);
   o.env.emplace("SUPERVISOR_CONFIG_PATH", dir / "supervisord.conf");
@@ -33,7 +30,7 @@ Options standard_supervisor(const TempDir& dir, std::vector<std::string> args,
 }
 
 // A model with a requirements.txt, and a stand-in `uv` first on PATH that writes its argv to
-// dir/uv.args and then runs `behaviour` (sh).
+// dir/uv.args (once it would say so on SIGTERM) and then runs `behaviour` (sh).
 std::map<std::string, std::optional<std::string>> fake_uv(const TempDir& dir,
                                                           std::string_view behaviour) {
   ::mkdir((dir / "model").c_str(), 0755);
@@ -41,9 +38,9 @@ std::map<std::string, std::optional<std::string>> fake_uv(const TempDir& dir,
   ::mkdir((dir / "bin").c_str(), 0755);
   write_file(dir / "model/requirements.txt", "somepackage==1.0\n");
   write_file(dir / "bin/uv",
-             "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + shell_quote(dir / "uv.args.tmp") + "\nmv " +
-                 shell_quote(dir / "uv.args.tmp") + " " + shell_quote(dir / "uv.args") + "\n" +
-                 std::string(behaviour) + "\n",
+             "#!/bin/sh\ntrap 'echo installer got TERM; exit 1' TERM\nprintf '%s\\n' \"$@\" > " +
+                 shell_quote(dir / "uv.args.tmp") + "\nmv " + shell_quote(dir / "uv.args.tmp") +
+                 " " + shell_quote(dir / "uv.args") + "\n" + std::string(behaviour) + "\n",
              0755);
   const char* path = getenv("PATH");
   return {{"PATH", dir / "bin:" + std::string(path ? path : "/usr/bin:/bin")}};
@@ -121,7 +118,7 @@ TEST(MhcsInstall, DisabledOrNothingToInstall) {
 // and podvisor exits at once with 128+N instead of waiting for the kill.
 TEST(MhcsInstall, SignalDuringInstallStopsIt) {
   TempDir dir;
-  auto env = fake_uv(dir, "trap 'echo installer got TERM; exit 1' TERM; sleep 60 & wait");
+  auto env = fake_uv(dir, "sleep 60 & wait");
   Child c(standard_supervisor(dir, {"sh", "-c", "echo app ran"}, env));
   ASSERT_TRUE(c.wait_file(dir / "uv.args", "install")) << c.describe();
   c.signal(SIGTERM);
@@ -150,8 +147,8 @@ TEST(MhcsConfig, CtlReachesPodvisorThroughTheGeneratedFile) {
 // PROCESS_AUTO_RECOVERY= (empty): MHCS launches once, unsupervised; so does podvisor.
 TEST(MhcsValues, EmptyAutoRecoveryRunsOnce) {
   TempDir dir;
-  const auto r = run(standard_supervisor(dir, {"sh", "-c", "echo once; exit 5"},
-                                         {{"PROCESS_AUTO_RECOVERY", ""}}));
+  const auto r = run(
+      standard_supervisor(dir, {"sh", "-c", "echo once; exit 5"}, {{"PROCESS_AUTO_RECOVERY", ""}}));
   ASSERT_EQ(r.code, 5) << r.describe();
   EXPECT_EQ(r.out, "once\n") << r.describe();
   EXPECT_FALSE(exists(dir / "supervisord.conf"));

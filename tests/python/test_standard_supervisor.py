@@ -203,6 +203,9 @@ class Base(unittest.TestCase):
     def app(self, code):
         return [sys.executable, "-c", code]
 
+    def assert_keys(self, section, **expected):
+        self.assertEqual({k: section.get(k) for k in expected}, expected)
+
 
 class StandardSupervisorTest(Base):
 
@@ -220,14 +223,9 @@ class StandardSupervisorTest(Base):
         self.assertIn("program:app", c.sections())
         app = c["program:app"]
         self.assertIn("python", app["command"])
-        self.assertEqual(app["startsecs"], "2")
-        self.assertEqual(app["stopwaitsecs"], "5")
-        self.assertEqual(app["startretries"], "2")
-        self.assertEqual(app["autostart"], "true")
-        self.assertEqual(app["autorestart"], "true")
-        self.assertEqual(app["stdout_logfile"], "/dev/stdout")
-        self.assertEqual(app["stderr_logfile"], "/dev/stderr")
-        self.assertEqual(app["exitcodes"], "255")
+        self.assert_keys(app, startsecs="2", stopwaitsecs="5", startretries="2",
+                         autostart="true", autorestart="true", stdout_logfile="/dev/stdout",
+                         stderr_logfile="/dev/stderr", exitcodes="255")
 
     def test_ml_framework_configuration(self):
         r = self.start(self.app("import time; time.sleep(60)"),
@@ -235,14 +233,9 @@ class StandardSupervisorTest(Base):
                        SUPERVISOR_PROGRAM__APP_STOPWAITSECS="60",
                        SUPERVISOR_PROGRAM__APP_STARTRETRIES="3",
                        SUPERVISOR_PROGRAM__APP_AUTORESTART="true")
-        app = self.read_config()["program:app"]
-        self.assertEqual(app["startsecs"], "30")
-        self.assertEqual(app["stopwaitsecs"], "60")
-        self.assertEqual(app["startretries"], "3")
-        self.assertEqual(app["autorestart"], "true")
-        self.assertEqual(app["stopasgroup"], "true")
-        self.assertEqual(app["killasgroup"], "true")
-        self.assertEqual(app["stopsignal"], "TERM")
+        self.assert_keys(self.read_config()["program:app"], startsecs="30", stopwaitsecs="60",
+                         startretries="3", autorestart="true", stopasgroup="true",
+                         killasgroup="true", stopsignal="TERM")
         self.assertTrue(r.running(), r.describe())
 
     def test_signal_handling(self):

@@ -92,10 +92,10 @@ TEST(SingleCommandSpec, AutoRecovery) {
 // SUPERVISOR_SUPERVISORD_LOGFILE writes the main log to a file, as under MHCS.
 TEST(SingleCommandSpec, SupervisordLogfile) {
   std::vector<std::string> warnings;
-  const auto spec = spec_for({"SUPERVISOR_SUPERVISORD_LOGFILE=/var/log/pv.log",
-                              "SUPERVISOR_SUPERVISORD_LOGFILE_MAXBYTES=1MB",
-                              "SUPERVISOR_CONFIG_PATH=/tmp/x.conf"},
-                             &warnings);
+  const auto spec = spec_for(
+      {"SUPERVISOR_SUPERVISORD_LOGFILE=/var/log/pv.log",
+       "SUPERVISOR_SUPERVISORD_LOGFILE_MAXBYTES=1MB", "SUPERVISOR_CONFIG_PATH=/tmp/x.conf"},
+      &warnings);
   EXPECT_EQ(spec.logfile, "/var/log/pv.log");
   EXPECT_EQ(spec.logfile_maxbytes, 1024u * 1024u);
   EXPECT_TRUE(warnings.empty()) << warnings.front();

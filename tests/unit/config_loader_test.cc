@@ -204,8 +204,9 @@ TEST_F(Loader, OverridesAnySectionAndKey) {
 // As supervisord: the environment's SUPERVISOR_* variables (Laravel Sail's
 // SUPERVISOR_PHP_COMMAND) neither change the file nor draw a warning; they serve %(ENV_x)s.
 TEST_F(Loader, EnvironmentSupervisorVariablesAreNotOverrides) {
-  const auto spec = load("[supervisord]\n[program:web]\ncommand=/bin/web %(ENV_SUPERVISOR_PHP_COMMAND)s\n",
-                         {"SUPERVISOR_PROGRAM__WEB_STARTSECS=9", "SUPERVISOR_PHP_COMMAND=php"});
+  const auto spec =
+      load("[supervisord]\n[program:web]\ncommand=/bin/web %(ENV_SUPERVISOR_PHP_COMMAND)s\n",
+           {"SUPERVISOR_PROGRAM__WEB_STARTSECS=9", "SUPERVISOR_PHP_COMMAND=php"});
   EXPECT_EQ(program(spec, "web").startsecs, 1s);
   EXPECT_EQ(program(spec, "web").argv, (std::vector<std::string>{"/bin/web", "php"}));
   EXPECT_TRUE(warnings_.empty()) << warnings_.front();

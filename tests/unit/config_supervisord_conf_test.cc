@@ -1,9 +1,8 @@
-#include "config/supervisord_conf.h"
-
 #include <gtest/gtest.h>
 
 #include "config/command.h"
 #include "config/env.h"
+#include "config/supervisord_conf.h"
 
 namespace podvisor::config {
 namespace {
