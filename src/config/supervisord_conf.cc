@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cctype>
-#include <cstring>
+#include <string_view>
+#include <utility>
 
 #include "config/keys.h"
 
@@ -21,18 +21,15 @@ std::string escaped(std::string_view value) {
   return out;
 }
 
-std::string level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-    case LogLevel::kCritical:
-      return "critical";
+// supervisord's spelling of a level (parse_loglevel reads it back).
+std::string_view level_name(LogLevel level) {
+  constexpr std::pair<LogLevel, std::string_view> kNames[] = {{LogLevel::kDebug, "debug"},
+                                                              {LogLevel::kInfo, "info"},
+                                                              {LogLevel::kWarn, "warn"},
+                                                              {LogLevel::kError, "error"},
+                                                              {LogLevel::kCritical, "critical"}};
+  for (const auto& [l, name] : kNames) {
+    if (l == level) return name;
   }
   return "info";
 }
@@ -117,17 +114,17 @@ std::string program_section(const ProgramSpec& p) {
   return s.text;
 }
 
+// shlex.quote's safe characters: a word of only these needs no quotes.
+constexpr std::string_view kUnquoted =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_";
+
 }  // namespace
 
 std::string supervisord_command(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& arg : argv) {
     if (!out.empty()) out += ' ';
-    // shlex.quote's safe characters: such a word needs no quotes.
-    const bool safe = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](unsigned char c) {
-      return std::isalnum(c) || std::strchr("@%+=:,./-_", c) != nullptr;
-    });
-    if (safe) {
+    if (!arg.empty() && arg.find_first_not_of(kUnquoted) == std::string::npos) {
       out += escaped(arg);
       continue;
     }

@@ -444,7 +444,7 @@ class DependencyInstallTest(Base):
         self.assertEqual(r.wait(120), 0, r.describe())
         self.assertIn("pvtest_direct 1.0", r.out)
         # The installer's own output is passed through, and podvisor says what it ran.
-        self.assertIn("Successfully installed pvtest_direct-1.0", r.out)
+        self.assertIn("Successfully installed", r.out)
         self.assertIn("--find-links " + os.path.join(model, "requirements"), r.err)
         self.assertIn(self.python + " -m pip install -r", r.err)
 
