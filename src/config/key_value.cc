@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "config/values.h"
@@ -90,6 +91,12 @@ std::vector<std::string> supervisord_env_tokens(std::string_view text) {
   if (state == State::kQuoted) throw ValueError("No closing quotation");
   if (state == State::kWord) out.push_back(std::move(token));
   return out;
+}
+
+std::string quote_env_value(std::string_view value) {
+  if (!value.empty() && std::all_of(value.begin(), value.end(), is_word)) return std::string(value);
+  const char quote = value.find('"') == std::string_view::npos ? '"' : '\'';
+  return fmt::format("{}{}{}", quote, value, quote);
 }
 
 KeyValuePairs parse_key_value_pairs(std::string_view text) {

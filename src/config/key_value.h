@@ -20,6 +20,11 @@ struct KeyValuePairs {
 // '...'", "No closing quotation").
 KeyValuePairs parse_key_value_pairs(std::string_view text);
 
+// `value` as an environment= value that parse_key_value_pairs reads back: as it is when it is
+// one word, else in quotes ("..." or, when it holds a '"', '...'). A value holding both
+// quotes, or starting or ending with one, has no such spelling; it is then quoted anyway.
+std::string quote_env_value(std::string_view value);
+
 // The tokens of Python's shlex.shlex(text) with supervisord's extra word characters.
 std::vector<std::string> supervisord_env_tokens(std::string_view text);
 

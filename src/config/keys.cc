@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "config/command.h"
+#include "config/key_value.h"
 #include "os/address.h"
 #include "os/users.h"
 
@@ -263,8 +264,9 @@ constexpr auto kProgramTail = std::to_array<Key>({
         "environment", Stage::kEnvironment, kSingle | kPrinted,
         [](ProgramSpec& p, string_view v) { p.environment = parse_environment(v); },
         [](const ProgramSpec& p) -> Shown {
-          return joined(p.environment, ",",
-                        [](const auto& kv) { return fmt::format("{}={}", kv.first, kv.second); });
+          return joined(p.environment, ",", [](const auto& kv) {
+            return fmt::format("{}={}", kv.first, quote_env_value(kv.second));
+          });
         },
         nullptr),
     program_row(

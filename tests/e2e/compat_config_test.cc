@@ -126,6 +126,54 @@ TEST(CompatStripAnsi, OffByDefaultAndOnWithSupervisordsFlag) {
   EXPECT_EQ(colored_run(dir, o), kStripped);
 }
 
+// The same file under Debian's supervisord 4.2.5 and podvisor: the child's environment and
+// its stripped log are the same bytes.
+TEST(CompatDifferential, EnvironmentAndStripAnsiAsDebiansSupervisord) {
+  const std::string reference = "/usr/bin/supervisord";
+  if (!exists(reference)) GTEST_SKIP() << "Debian's supervisor package is not installed";
+  constexpr std::string_view kText = R"([supervisord]
+logfile=%(here)s/sv.log
+pidfile=%(here)s/sv.pid
+strip_ansi=true
+environment=TOP="t";ALSO=u
+
+[program:vast]
+command=sh %(here)s/vast.sh
+environment=PROC_NAME="%(program_name)s".
+    OTHER="b c";
+    THIRD=x ; inline comment
+autorestart=false
+startsecs=0
+stdout_logfile=%(here)s/vast.log
+)";
+  auto log_of = [&](std::vector<std::string> argv) {
+    TempDir dir;
+    argv.push_back(write_config(dir, kText));
+    write_file(dir / "vast.sh",
+               "echo \"PROC_NAME=[$PROC_NAME] OTHER=[$OTHER] THIRD=[$THIRD] TOP=[$TOP] "
+               "ALSO=[$ALSO]\"\n" +
+                   std::string(kColored) + "\n");
+    Options o;
+    o.argv = argv;
+    Child c(o);
+    EXPECT_TRUE(c.wait_file(dir / "vast.log", "title")) << c.describe();
+    EXPECT_TRUE(c.wait_for(
+        [&] {
+          return read_file(dir / "sv.log").find("exited: vast") != std::string::npos ||
+                 c.err().find("exited: vast") != std::string::npos;
+        },
+        kTimeout, 10ms))
+        << c.describe();
+    c.signal(SIGTERM);
+    c.wait_exit();
+    return read_file(dir / "vast.log");
+  };
+  const auto expected = log_of({reference, "-n", "-c"});
+  EXPECT_EQ(expected,
+            "PROC_NAME=[vast] OTHER=[b c] THIRD=[x] TOP=[t] ALSO=[u]\n" + std::string(kStripped));
+  EXPECT_EQ(log_of({podvisor_binary(), "-c"}), expected);
+}
+
 // ---- log files in missing directories ----
 
 struct MissingDir {

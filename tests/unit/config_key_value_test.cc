@@ -159,5 +159,19 @@ TEST(KeyValuePairs, TokensKeepQuotesAndSplitOtherCharacters) {
             (std::vector<std::string>{"A", "=", "\"x\"", "y", ",", "bd", "é"}));
 }
 
+// check --print writes environment= so that supervisord reads the same values back.
+TEST(KeyValuePairs, QuotedValuesReadBack) {
+  const Env env = {
+      {"A", "plain"}, {"B", "/usr/bin:/bin"},  {"C", "a b, c"},  {"D", ""},      {"E", "$HOME"},
+      {"F", "it's"},  {"G", "say \"hi\" now"}, {"H", "C.UTF-8"}, {"I", "x=y;z"}, {"J", "é"}};
+  std::string text;
+  for (const auto& [k, v] : env) text += k + "=" + quote_env_value(v) + ",";
+  const auto parsed = parse_key_value_pairs(text);
+  EXPECT_EQ(parsed.values, env) << text;
+  EXPECT_TRUE(parsed.notes.empty()) << text;
+  EXPECT_EQ(quote_env_value("plain"), "plain");
+  EXPECT_EQ(quote_env_value("a b"), "\"a b\"");
+}
+
 }  // namespace
 }  // namespace podvisor::config
