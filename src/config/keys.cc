@@ -1,14 +1,17 @@
 #include "config/keys.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <type_traits>
 
 #include "config/command.h"
+#include "config/key_value.h"
 #include "os/address.h"
 #include "os/users.h"
 
@@ -109,12 +112,29 @@ std::string config_logfile(const LogSpec& log) {
   return "none";
 }
 
+// supervisord's existing_dirpath: a log file's directory must exist when the file is read,
+// not only when the first byte comes. "~/" is the home directory, as Python's expanduser.
+std::string existing_dirpath(string_view value) {
+  std::string path(value);
+  const char* home = std::getenv("HOME");
+  if (home && (path == "~" || path.starts_with("~/"))) path = home + path.substr(1);
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return path;
+  const auto dir = slash == 0 ? std::string("/") : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw ValueError(
+        fmt::format("The directory named as part of the path {} does not exist", value));
+  }
+  return path;
+}
+
 void set_logfile(LogSpec& log, string_view value) {
   const auto lower = to_lower(value);
   log.path.clear();
   if (lower == "auto") {
     log.target = LogTarget::kAuto;
-  } else if (lower == "none" || lower == "syslog") {
+  } else if (lower == "none" || lower == "off" || lower == "syslog") {
     log.target = LogTarget::kNone;
   } else if (value == "/dev/stdout" || value == "/dev/fd/1" || value == "/proc/self/fd/1") {
     log.target = LogTarget::kStdout;
@@ -122,7 +142,7 @@ void set_logfile(LogSpec& log, string_view value) {
     log.target = LogTarget::kStderr;
   } else {
     log.target = LogTarget::kFile;
-    log.path = value;
+    log.path = existing_dirpath(value);
   }
 }
 
@@ -158,31 +178,6 @@ constexpr std::array<Key, 6> log_rows(string_view logfile, string_view maxbytes,
       program_row(syslog, Stage::kNone, kReported, nullptr, nullptr,
                   [](const ProgramSpec&) { return InfoValue(false); }),
   };
-}
-
-// shlex.quote'd words: the command line as one string, as supervisord reports it.
-std::string command_line(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& arg : argv) {
-    if (!out.empty()) out += ' ';
-    const bool safe = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](unsigned char c) {
-      return std::isalnum(c) || std::strchr("@%+=:,./-_", c) != nullptr;
-    });
-    if (safe) {
-      out += arg;
-      continue;
-    }
-    out += '\'';
-    for (char c : arg) {
-      if (c == '\'') {
-        out += "'\"'\"'";
-      } else {
-        out += c;
-      }
-    }
-    out += '\'';
-  }
-  return out;
 }
 
 template <typename T>
@@ -229,10 +224,8 @@ constexpr auto kProgramHead = std::to_array<Key>({
     program_row(
         "command", Stage::kProcess, kPrinted | kReported,
         [](ProgramSpec& p, string_view v) { p.argv = split_command(v); },
-        [](const ProgramSpec& p) -> Shown {
-          return joined(p.argv, " ", [](const auto& a) { return fmt::format("'{}'", a); });
-        },
-        [](const ProgramSpec& p) { return info_of(command_line(p.argv)); }),
+        [](const ProgramSpec& p) -> Shown { return join_command(p.argv); },
+        [](const ProgramSpec& p) { return info_of(join_command(p.argv)); }),
     integer<&ProgramSpec::priority, -kMaxInt, kMaxInt - 1>("priority", kPrinted | kReported,
                                                            "process_prio"),
     boolean<&ProgramSpec::autostart>("autostart", kPrinted | kReported),
@@ -271,8 +264,9 @@ constexpr auto kProgramTail = std::to_array<Key>({
         "environment", Stage::kEnvironment, kSingle | kPrinted,
         [](ProgramSpec& p, string_view v) { p.environment = parse_environment(v); },
         [](const ProgramSpec& p) -> Shown {
-          return joined(p.environment, ",",
-                        [](const auto& kv) { return fmt::format("{}={}", kv.first, kv.second); });
+          return joined(p.environment, ",", [](const auto& kv) {
+            return fmt::format("{}={}", kv.first, quote_env_value(kv.second));
+          });
         },
         nullptr),
     program_row(
@@ -405,7 +399,8 @@ LogFormat parse_log_format(string_view v) {
 }
 
 constexpr auto kSupervisordRows = std::to_array<Key>({
-    supervisord("logfile", [](SupervisorSpec& s, string_view v) { s.logfile = v; }),
+    supervisord("logfile",
+                [](SupervisorSpec& s, string_view v) { s.logfile = existing_dirpath(v); }),
     supervisord("logfile_maxbytes",
                 [](SupervisorSpec& s, string_view v) { s.logfile_maxbytes = parse_byte_size(v); }),
     supervisord("logfile_backups",
@@ -431,6 +426,8 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
                 [](SupervisorSpec& s, string_view v) { s.minfds = parse_int(v, 1, 1 << 30); }),
     supervisord("exit_on_fatal",
                 [](SupervisorSpec& s, string_view v) { s.exit_on_fatal = parse_bool(v); }),
+    supervisord("strip_ansi",
+                [](SupervisorSpec& s, string_view v) { s.strip_ansi = parse_bool(v); }),
     supervisord("log_prefix",
                 [](SupervisorSpec& s, string_view v) { s.log_prefix = parse_bool(v); }),
     supervisord("log_format",
@@ -443,7 +440,6 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord("nodaemon", nullptr),
     supervisord("silent", nullptr),
     supervisord("minprocs", nullptr),
-    supervisord("strip_ansi", nullptr),
     not_yet(supervisord("require_gpu", nullptr)),
     not_yet(supervisord("hold_on_fatal", nullptr)),
 });

@@ -19,6 +19,7 @@
 
 #include "config/env.h"
 #include "config/interpolate.h"
+#include "config/key_value.h"
 #include "config/keys.h"
 
 namespace podvisor::config {
@@ -151,6 +152,15 @@ void warn_keys(const IniSection& section, std::vector<std::string>& warnings) {
   }
 }
 
+// environment= as supervisord reads it may skip more than a ',' between pairs: say so.
+void note_environment(const SectionReader& r, std::vector<std::string>& warnings) {
+  if (!r.has("environment")) return;
+  for (const auto& note : parse_key_value_pairs(r.text("environment", "")).notes) {
+    warnings.push_back(fmt::format("{}: [{}] environment: {}",
+                                   location_text(r.where("environment")), r.section().name, note));
+  }
+}
+
 // The [program] keys of one stage that the section sets, in the table's order.
 void apply_program_keys(const SectionReader& r, Stage stage, ProgramSpec& p) {
   for (const auto& key : all_keys()) {
@@ -172,6 +182,7 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
   for (const auto& key : all_keys()) {
     if (key.section == "supervisord") r.apply(key, key.supervisord, spec);
   }
+  note_environment(r, warnings);
 }
 
 // [unix_http_server], [inet_http_server]: the control server's sockets.
@@ -296,7 +307,8 @@ void resolve_dependencies(SupervisorSpec& spec, const std::map<std::string, Loca
 }
 
 void read_programs(const IniDocument& doc, const Expansions& environ_names,
-                   const std::map<std::string, std::string>& group_of, SupervisorSpec& spec) {
+                   const std::map<std::string, std::string>& group_of, SupervisorSpec& spec,
+                   std::vector<std::string>& warnings) {
   const auto node = host_node_name();
   std::map<std::string, Location> dependency_lines;  // program → its depends_on key
   for (const auto& section : doc.sections) {
@@ -343,6 +355,7 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       r.add_names({{"process_num", std::to_string(num)}, {"numprocs", std::to_string(numprocs)}});
       // Like supervisord: the program's environment is expanded, then extends ENV_*.
       apply_program_keys(r, Stage::kEnvironment, p);
+      if (num == numprocs_start) note_environment(r, warnings);
       Expansions env_names;
       for (const auto& [k, v] : p.environment) env_names["ENV_" + k] = v;
       r.add_names(env_names);
@@ -458,7 +471,7 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
   read_servers(doc, top, spec);
   // [supervisord] environment= extends ENV_* for the programs, as in supervisord.
   for (const auto& [k, v] : spec.environment) names["ENV_" + k] = v;
-  read_programs(doc, names, read_groups(doc, top), spec);
+  read_programs(doc, names, read_groups(doc, top), spec, warnings);
   return spec;
 }
 

@@ -151,6 +151,8 @@ struct SupervisorSpec {
   long minfds = 1024;
   std::optional<bool> log_prefix;
   LogFormat log_format = LogFormat::kText;
+  // ANSI escape sequences removed from the programs' output (supervisord's strip_ansi).
+  bool strip_ansi = false;
   std::string config_file;  // "" in single-command mode
   std::optional<HttpServerSpec> unix_server;
   std::optional<HttpServerSpec> inet_server;

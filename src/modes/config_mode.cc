@@ -13,11 +13,11 @@
 #include <cstring>
 #include <iostream>
 
-#include "runtime/runtime.h"
 #include "config/keys.h"
 #include "config/loader.h"
-#include "output/log.h"
 #include "os/users.h"
+#include "output/log.h"
+#include "runtime/runtime.h"
 
 extern char** environ;
 
@@ -48,6 +48,7 @@ std::vector<std::string> with_flags(std::vector<std::string> env, const Supervis
   add("CHILDLOGDIR", f.childlogdir);
   add("MINFDS", f.minfds);
   if (f.nocleanup) add("NOCLEANUP", std::optional<std::string>(*f.nocleanup ? "true" : "false"));
+  if (f.strip_ansi) add("STRIP_ANSI", std::optional<std::string>("true"));
   return env;
 }
 
@@ -199,7 +200,9 @@ int supervisord_main(int argc, char** argv) {
   app.add_option("-c,--configuration", path, "configuration file");
   app.add_flag("-n,--nodaemon", ignored, "run in the foreground (always true)");
   app.add_flag("-s,--silent", ignored, "accepted for compatibility");
-  app.add_flag("-t,--strip_ansi", ignored, "accepted for compatibility");
+  app.add_flag_function(
+      "-t,--strip_ansi", [&](std::int64_t) { f.strip_ansi = true; },
+      "strip ANSI escape sequences from the programs' log output");
   opt("-u,--user", f.user, "run as this user");
   opt("-d,--directory", f.directory, "directory to chdir to");
   opt("-l,--logfile", f.logfile, "supervisord's own log file");

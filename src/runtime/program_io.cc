@@ -143,6 +143,7 @@ void ProgramIoTable::relay(const core::Process& p, ProgramIo& io, int read_fd, i
     return;
   }
   io.relays.back().zero_copy(zero_copy);
+  io.relays.back().strip_ansi(spec_.strip_ansi);
   io.relays.back().observe(
       [this, &p, stream](std::string_view chunk) { on_output(p, stream, chunk); });
   io.relays.back().start();
