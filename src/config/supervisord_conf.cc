@@ -6,6 +6,8 @@
 #include <string_view>
 #include <utility>
 
+#include "config/command.h"
+#include "config/key_value.h"
 #include "config/keys.h"
 
 namespace podvisor::config {
@@ -40,13 +42,12 @@ std::string printed(const ProgramSpec& p, std::string_view key) {
   return escaped(row && row->print ? row->print(p).value_or("") : "");
 }
 
-// supervisord's environment= syntax (a non-POSIX shlex): quotes keep commas and spaces.
+// supervisord's environment= syntax (a non-POSIX shlex), with the file's '%' escape.
 std::string environment_value(const std::map<std::string, std::string>& environment) {
   std::string out;
   for (const auto& [key, value] : environment) {
     if (!out.empty()) out += ',';
-    const char quote = value.find('"') == std::string::npos ? '"' : '\'';
-    out += fmt::format("{}={}{}{}", key, quote, escaped(value), quote);
+    out += key + "=" + escaped(quote_env_value(value));
   }
   return out;
 }
@@ -114,38 +115,20 @@ std::string program_section(const ProgramSpec& p) {
   return s.text;
 }
 
-// shlex.quote's safe characters: a word of only these needs no quotes.
-constexpr std::string_view kUnquoted =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_";
-
 }  // namespace
 
+// check --print's quoting (shlex.join's, no " ;" or " #"), then the file's own escapes: '%'
+// doubled, and a newline continued on the next line (supervisord joins it back with '\n').
 std::string supervisord_command(const std::vector<std::string>& argv) {
   std::string out;
-  for (const auto& arg : argv) {
-    if (!out.empty()) out += ' ';
-    if (!arg.empty() && arg.find_first_not_of(kUnquoted) == std::string::npos) {
-      out += escaped(arg);
-      continue;
+  for (char c : join_command(argv)) {
+    if (c == '%') {
+      out += "%%";
+    } else if (c == '\n') {
+      out += "\n  ";
+    } else {
+      out += c;
     }
-    out += '\'';
-    char previous = '\'';
-    for (char c : arg) {
-      if ((c == ';' || c == '#') && std::isspace(static_cast<unsigned char>(previous))) {
-        out += "''";  // close and reopen the quote: the INI reader sees no " ;" or " #"
-      }
-      if (c == '\'') {
-        out += "'\"'\"'";
-      } else if (c == '%') {
-        out += "%%";
-      } else if (c == '\n') {
-        out += "\n  ";  // a continuation line; supervisord joins it back with '\n'
-      } else {
-        out += c;
-      }
-      previous = c;
-    }
-    out += '\'';
   }
   return out;
 }
