@@ -88,6 +88,7 @@ command=sleep 1000
 command=bash @DATA@/listener_quit.sh nginx
 events=PROCESS_STATE_EXITED,PROCESS_STATE_FATAL
 stdout_logfile=NONE
+stderr_logfile=/dev/stderr
 )");
   Child pv(podvisor_config(conf));
   const auto status = pv.wait_exit();
