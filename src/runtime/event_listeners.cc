@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <set>
 
 namespace podvisor::runtime {
 namespace {
@@ -21,32 +22,49 @@ EventListeners::EventListeners(asio::io_context& io, const config::SupervisorSpe
                                output::Logger& log)
     : io_(io), spec_(spec), log_(log) {}
 
-void EventListeners::start(const std::vector<std::unique_ptr<core::Process>>& programs) {
-  // supervisord adds the groups in priority order (pools first, at -1), each pool
-  // subscribing as it is made: a pool hears of its own group and of those after it.
-  std::vector<std::string> groups;
-  for (const auto& p : programs) {
-    const auto& group = p->spec().group;
-    if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.push_back(group);
-  }
-  for (const auto& group : groups) {
-    for (const auto& p : programs) {
-      if (p->spec().group != group || !p->spec().listener) continue;
-      auto* pool = bus_.pool(group);
-      if (!pool) {
-        const auto& l = *p->spec().listener;
-        pool = &bus_.add_pool(std::make_unique<events::ListenerPool>(
-            group, l.events, static_cast<size_t>(l.buffer_size), spec_.identifier, *this));
-      }
-      pool->add_process(p->name());
-    }
-    publish(events::group_event(EventType::kProcessGroupAdded, group));
-  }
+void EventListeners::start() {
+  started_ = true;
+  sync_groups();
   publish({EventType::kSupervisorStateChangeRunning, ""});
   for (const auto type : {EventType::kTick5, EventType::kTick60, EventType::kTick3600}) {
     if (!bus_.wants(type)) continue;  // an idle podvisor arms no timer
     ticks_.push_back({type, std::make_unique<asio::steady_timer>(io_)});
     arm_tick(ticks_.size() - 1);
+  }
+}
+
+void EventListeners::sync_groups() {
+  if (!started_) return;
+  // The programs are in start order (priority, then name; pools first at -1), the order
+  // supervisord adds groups in; each pool subscribes as it is made, so it hears of its own
+  // group and of those after it.
+  std::vector<std::string> now;
+  std::set<std::string_view> in_now;
+  for (const auto& p : spec_.programs) {
+    if (in_now.insert(p.group).second) now.push_back(p.group);
+  }
+  const std::set<std::string_view> before(groups_.begin(), groups_.end());
+  for (const auto& group : groups_) {
+    if (!in_now.count(group)) publish(events::group_event(EventType::kProcessGroupRemoved, group));
+  }
+  for (const auto& group : now) {
+    if (before.count(group)) continue;
+    add_pool(group);
+    publish(events::group_event(EventType::kProcessGroupAdded, group));
+  }
+  groups_ = std::move(now);
+}
+
+void EventListeners::add_pool(const std::string& group) {
+  for (const auto& p : spec_.programs) {
+    if (p.group != group || !p.listener) continue;
+    auto* pool = bus_.pool(group);
+    if (!pool) {
+      pool = &bus_.add_pool(std::make_unique<events::ListenerPool>(
+          group, p.listener->events, static_cast<size_t>(p.listener->buffer_size), spec_.identifier,
+          *this));
+    }
+    pool->add_process(p.name);
   }
 }
 

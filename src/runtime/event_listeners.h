@@ -26,7 +26,10 @@ class EventListeners final : public events::PoolIo {
 
   // Before the first spawn: the pools and PROCESS_GROUP_ADDED in supervisord's order, then
   // SUPERVISOR_STATE_CHANGE_RUNNING; the TICK timers only where a pool subscribes to them.
-  void start(const std::vector<std::unique_ptr<core::Process>>& programs);
+  void start();
+  // The configuration's groups changed (supervisorctl add/remove/update, SIGHUP): announces
+  // the groups that came and went; a new [eventlistener:x] gets its pool.
+  void sync_groups();
   // SUPERVISOR_STATE_CHANGE_STOPPING, once.
   void stopping();
   void state_changed(const core::Process& p, core::State from);
@@ -42,6 +45,8 @@ class EventListeners final : public events::PoolIo {
   void publish(events::Event event);
   void schedule_dispatch();
   void arm_tick(size_t index);
+  // Makes the pool of `group` if its programs are listeners.
+  void add_pool(const std::string& group);
 
   boost::asio::io_context& io_;
   const config::SupervisorSpec& spec_;
@@ -54,6 +59,8 @@ class EventListeners final : public events::PoolIo {
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
   std::vector<Tick> ticks_;
+  std::vector<std::string> groups_;  // announced with PROCESS_GROUP_ADDED, in order
+  bool started_ = false;
   bool dispatch_posted_ = false;
   bool stopping_sent_ = false;
 };

@@ -110,6 +110,7 @@ void ProgramIoTable::count_shared_streams() {
     };
     if (on_streams(p.stdout_log) || on_streams(p.stderr_log)) ++programs_on_podvisor_streams_;
   }
+  if (groups_hook_) groups_hook_();
 }
 
 // Starts relaying one of a program's pipes (stream 0: stdout, 1: stderr) to where its

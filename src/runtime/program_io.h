@@ -104,9 +104,13 @@ class ProgramIoTable {
   // answers) and take each listener's stdin pipe.
   using OutputHook = std::function<void(const core::Process&, int stream, std::string_view)>;
   using StdinHook = std::function<void(const core::Process&, int fd)>;
-  void set_event_hooks(OutputHook output, StdinHook stdin_opened) {
+  // Called when the set of programs may have changed (add, remove, reload), with spec
+  // already the new one: PROCESS_GROUP_ADDED/REMOVED.
+  using GroupsHook = std::function<void()>;
+  void set_event_hooks(OutputHook output, StdinHook stdin_opened, GroupsHook groups) {
     output_hook_ = std::move(output);
     stdin_hook_ = std::move(stdin_opened);
+    groups_hook_ = std::move(groups);
   }
   // Empties both logs of p; false on an I/O error.
   bool clear(const core::Process& p);
@@ -128,6 +132,7 @@ class ProgramIoTable {
   int programs_on_podvisor_streams_ = 0;
   OutputHook output_hook_;
   StdinHook stdin_hook_;
+  GroupsHook groups_hook_;
 };
 
 }  // namespace podvisor::runtime

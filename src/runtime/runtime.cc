@@ -49,7 +49,8 @@ class Runtime {
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
         },
-        [this](const core::Process& p, int fd) { listeners_.stdin_opened(p, fd); });
+        [this](const core::Process& p, int fd) { listeners_.stdin_opened(p, fd); },
+        [this] { listeners_.sync_groups(); });
     supervisor_.set_event_listener([this](const core::Process& p, core::State from) {
       if (supervisor_.shutting_down()) listeners_.stopping();
       listeners_.state_changed(p, from);
@@ -105,7 +106,7 @@ class Runtime {
       return 2;
     }
     guarded("starting the programs", [this] {
-      listeners_.start(supervisor_.programs());
+      listeners_.start();
       supervisor_.start_all();
     });
     // Loading and expanding the configuration (numprocs) left freed heap behind: give it

@@ -244,6 +244,38 @@ logfile=/dev/null
   EXPECT_TRUE(pv.wait_exit()) << pv.describe();
 }
 
+TEST(EventListener, GroupsAddedAtStartAndRemovedByUpdate) {
+  TempDir dir;
+  const std::string head = R"([supervisord]
+logfile=/dev/null
+
+[unix_http_server]
+file=@DIR@/s.sock
+
+[supervisorctl]
+serverurl=unix://@DIR@/s.sock
+
+[program:svc]
+command=sleep 1000
+)";
+  const std::string listener = std::string(kRecorder) + "events=PROCESS_GROUP\n";
+  const auto conf = write_config(dir, head + "[program:extra]\ncommand=sleep 1000\n" + listener);
+  const auto file = dir / "events.txt";
+  Child pv(podvisor_config(conf));
+  ASSERT_TRUE(wait_event(pv, file, "PROCESS_GROUP_ADDED", "groupname:svc\n")) << pv.describe();
+  // The pool first (priority -1), then the programs by priority and name.
+  std::vector<std::string> payloads;
+  for (const auto& r : records(file)) payloads.push_back(r.payload);
+  EXPECT_EQ(payloads,
+            (std::vector<std::string>{"groupname:rec\n", "groupname:extra\n", "groupname:svc\n"}));
+  write_config(dir, head + listener);
+  const auto update = run(podvisor({"ctl", "-c", conf, "update"}));
+  EXPECT_EQ(update.code, 0) << update.describe();
+  ASSERT_TRUE(wait_event(pv, file, "PROCESS_GROUP_REMOVED", "groupname:extra\n")) << pv.describe();
+  pv.signal(SIGTERM);
+  EXPECT_TRUE(pv.wait_exit()) << pv.describe();
+}
+
 TEST(EventListener, ConfigErrorsAsSupervisord) {
   TempDir dir;
   const auto conf = write_config(dir, R"([supervisord]
