@@ -104,6 +104,7 @@ void EventListeners::state_changed(const core::Process& p, State from) {
         break;
       default:
         pool->process_ended(p.name());
+        stdin_.erase(p.name());  // its run is over: the pipe goes with it
         break;
     }
   }

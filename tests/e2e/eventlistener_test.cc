@@ -58,19 +58,42 @@ const Record* find_event(const std::vector<Record>& rs, std::string_view name,
   return nullptr;
 }
 
-// Waits until the recording listener has written an event named `name` (with `in_payload`).
-bool wait_event(Child& pv, const std::string& file, std::string_view name,
-                std::string_view in_payload = "") {
-  return pv.wait_for([&] { return find_event(records(file), name, in_payload) != nullptr; },
-                     kTimeout, 20ms);
-}
-
+// The recording listener `rec` (tests/e2e/data/listener_record.py); its section ends with
+// what the test adds (events=, environment=).
 constexpr std::string_view kRecorder = R"(
 [eventlistener:rec]
 command=python3 -u @DATA@/listener_record.py
 environment=EVFILE="@DIR@/events.txt"
 stdout_logfile=NONE
 )";
+
+// podvisor with some programs and the recording listener.
+class EventListenerRecorded : public testing::Test {
+ protected:
+  void start(const std::string& programs, const std::string& listener) {
+    conf_ = write_config(
+        dir_, "[supervisord]\nlogfile=/dev/null\n" + programs + std::string(kRecorder) + listener);
+    pv_ = std::make_unique<Child>(podvisor_config(conf_));
+  }
+  std::string file() const { return dir_ / "events.txt"; }
+  std::vector<Record> got() const { return records(file()); }
+  // Until the listener has written an event named `name` (with `in_payload`).
+  bool wait(std::string_view name, std::string_view in_payload = "") {
+    return pv_->wait_for([&] { return find_event(got(), name, in_payload) != nullptr; }, kTimeout,
+                         20ms);
+  }
+  std::string pid_of(std::string_view name) const {
+    const auto pid = spawned_pid(pv_->err(), name);
+    return pid ? std::to_string(*pid) : "none";
+  }
+  void stop() {
+    pv_->signal(SIGTERM);
+    EXPECT_TRUE(pv_->wait_exit()) << pv_->describe();
+  }
+  TempDir dir_;
+  std::string conf_;
+  std::unique_ptr<Child> pv_;
+};
 
 TEST(EventListener, QuitOnFailureListenerStopsTheContainer) {
   TempDir dir;
@@ -100,35 +123,24 @@ stderr_logfile=/dev/stderr
       << pv.describe();
 }
 
-TEST(EventListener, CrashMailListenerGetsSupervisordsPayloads) {
-  TempDir dir;
-  const auto conf = write_config(dir, R"([supervisord]
-logfile=/dev/null
-identifier=myident
-
-[program:crashy]
-command=sh -c 'sleep 1.5; exit 3'
-autorestart=false
-)" + std::string(kRecorder) + "events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE\n");
-  const auto file = dir / "events.txt";
-  Child pv(podvisor_config(conf));
-  ASSERT_TRUE(wait_event(pv, file, "PROCESS_STATE_EXITED", "processname:crashy"))
-      << pv.describe() << read_file(file);
-  const auto pid = spawned_pid(pv.err(), "crashy");
-  ASSERT_TRUE(pid);
-  const auto rs = records(file);
-  const auto* exited = find_event(rs, "PROCESS_STATE_EXITED", "processname:crashy");
-  EXPECT_EQ(exited->payload,
-            "processname:crashy groupname:crashy from_state:RUNNING expected:0 "
-            "pid:" +
-                std::to_string(*pid));
-  const auto* running = find_event(rs, "PROCESS_STATE_RUNNING", "processname:crashy");
-  ASSERT_TRUE(running);
-  EXPECT_EQ(running->payload,
-            "processname:crashy groupname:crashy from_state:STARTING pid:" + std::to_string(*pid));
-  const auto* starting = find_event(rs, "PROCESS_STATE_STARTING", "processname:crashy");
-  ASSERT_TRUE(starting);
-  EXPECT_EQ(starting->payload, "processname:crashy groupname:crashy from_state:STOPPED tries:0");
+TEST_F(EventListenerRecorded, CrashMailListenerGetsSupervisordsPayloads) {
+  start(
+      "identifier=myident\n[program:crashy]\ncommand=sh -c 'sleep 1.5; exit 3'\n"
+      "autorestart=false\n",
+      "events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE\n");
+  ASSERT_TRUE(wait("PROCESS_STATE_EXITED", "processname:crashy")) << pv_->describe();
+  const auto rs = got();
+  const auto payload = [&](std::string_view name) {
+    const auto* r = find_event(rs, name, "processname:crashy");
+    return r ? r->payload : "(none)";
+  };
+  const auto pid = pid_of("crashy");
+  EXPECT_EQ(payload("PROCESS_STATE_STARTING"),
+            "processname:crashy groupname:crashy from_state:STOPPED tries:0");
+  EXPECT_EQ(payload("PROCESS_STATE_RUNNING"),
+            "processname:crashy groupname:crashy from_state:STARTING pid:" + pid);
+  EXPECT_EQ(payload("PROCESS_STATE_EXITED"),
+            "processname:crashy groupname:crashy from_state:RUNNING expected:0 pid:" + pid);
   // The first event: supervisord says it is running before any spawn; serials count up.
   ASSERT_FALSE(rs.empty());
   EXPECT_EQ(rs[0].header.at("eventname"), "SUPERVISOR_STATE_CHANGE_RUNNING");
@@ -140,26 +152,14 @@ autorestart=false
     EXPECT_EQ(rs[i].header.at("serial"), std::to_string(i));
     EXPECT_EQ(rs[i].header.at("poolserial"), std::to_string(i));
   }
-  pv.signal(SIGTERM);
-  EXPECT_TRUE(pv.wait_exit()) << pv.describe();
+  stop();
 }
 
-TEST(EventListener, FailedEventIsSentAgain) {
-  TempDir dir;
-  const auto conf =
-      write_config(dir, R"([supervisord]
-logfile=/dev/null
-
-[program:a]
-command=sleep 1000
-)" + std::string(kRecorder) +
-                            "events=PROCESS_GROUP\nenvironment=EVFILE=\"@DIR@/events.txt\","
-                            "FAIL_FIRST=1\n");
-  const auto file = dir / "events.txt";
-  Child pv(podvisor_config(conf));
-  ASSERT_TRUE(wait_event(pv, file, "PROCESS_GROUP_ADDED", "groupname:a\n"))
-      << pv.describe() << read_file(file);
-  const auto rs = records(file);
+TEST_F(EventListenerRecorded, FailedEventIsSentAgain) {
+  start("[program:a]\ncommand=sleep 1000\n",
+        "events=PROCESS_GROUP\nenvironment=EVFILE=\"@DIR@/events.txt\",FAIL_FIRST=1\n");
+  ASSERT_TRUE(wait("PROCESS_GROUP_ADDED", "groupname:a\n")) << pv_->describe();
+  const auto rs = got();
   ASSERT_GE(rs.size(), 3u);
   // rec's own group first (pools are added first), FAILed, then the same event again.
   EXPECT_EQ(rs[0].payload, "groupname:rec\n");
@@ -167,72 +167,48 @@ command=sleep 1000
   EXPECT_EQ(rs[0].header, rs[1].header);
   EXPECT_EQ(rs[2].payload, "groupname:a\n");
   EXPECT_EQ(rs[2].header.at("serial"), "1");
-  EXPECT_NE(pv.err().find("rec: event was rejected"), std::string::npos) << pv.describe();
-  pv.signal(SIGTERM);
-  EXPECT_TRUE(pv.wait_exit()) << pv.describe();
+  EXPECT_NE(pv_->err().find("rec: event was rejected"), std::string::npos) << pv_->describe();
+  stop();
 }
 
-TEST(EventListener, ProcessLogOnlyWithEventsEnabled) {
-  TempDir dir;
-  const auto conf = write_config(dir, R"([supervisord]
-logfile=/dev/null
-
-[program:talker]
-command=sh -c 'sleep 1.5; echo hello; echo oops >&2; exec sleep 1000'
-stdout_events_enabled=true
-stdout_logfile=NONE
-)" + std::string(kRecorder) + "events=PROCESS_LOG\n");
-  const auto file = dir / "events.txt";
-  Child pv(podvisor_config(conf));
-  ASSERT_TRUE(wait_event(pv, file, "PROCESS_LOG_STDOUT")) << pv.describe() << read_file(file);
-  const auto pid = spawned_pid(pv.err(), "talker");
-  ASSERT_TRUE(pid);
-  const auto rs = records(file);
-  EXPECT_EQ(rs[0].payload, "processname:talker groupname:talker pid:" + std::to_string(*pid) +
-                               " channel:stdout\nhello\n");
-  pv.signal(SIGTERM);
-  EXPECT_TRUE(pv.wait_exit()) << pv.describe();
+TEST_F(EventListenerRecorded, ProcessLogOnlyWithEventsEnabled) {
+  start(
+      "[program:talker]\n"
+      "command=sh -c 'sleep 1.5; echo hello; echo oops >&2; exec sleep 1000'\n"
+      "stdout_events_enabled=true\nstdout_logfile=NONE\n",
+      "events=PROCESS_LOG\n");
+  ASSERT_TRUE(wait("PROCESS_LOG_STDOUT")) << pv_->describe();
+  EXPECT_EQ(got()[0].payload, "processname:talker groupname:talker pid:" + pid_of("talker") +
+                                  " channel:stdout\nhello\n");
+  stop();
   // stderr_events_enabled is off: no PROCESS_LOG_STDERR.
-  EXPECT_EQ(names(records(file)), std::vector<std::string>{"PROCESS_LOG_STDOUT"});
+  EXPECT_EQ(names(got()), std::vector<std::string>{"PROCESS_LOG_STDOUT"});
 }
 
-TEST(EventListener, TicksOnlyWhenSubscribed) {
-  TempDir dir;
-  const auto conf = write_config(dir, R"([supervisord]
-logfile=/dev/null
-)" + std::string(kRecorder) + "events=TICK_5\n");
-  const auto file = dir / "events.txt";
-  Child pv(podvisor_config(conf));
-  ASSERT_TRUE(wait_event(pv, file, "TICK_5")) << pv.describe();
-  const auto rs = records(file);
-  ASSERT_EQ(rs[0].payload.rfind("when:", 0), 0u);
-  EXPECT_EQ(std::stol(rs[0].payload.substr(5)) % 5, 0);
-  pv.signal(SIGTERM);
-  EXPECT_TRUE(pv.wait_exit()) << pv.describe();
+TEST_F(EventListenerRecorded, TicksOnlyWhenSubscribed) {
+  start("", "events=TICK_5\n");
+  ASSERT_TRUE(wait("TICK_5")) << pv_->describe();
+  const auto when = got()[0].payload;
+  ASSERT_EQ(when.rfind("when:", 0), 0u);
+  EXPECT_EQ(std::stol(when.substr(5)) % 5, 0);
+  stop();
 }
 
 // A listener without TICK events: no timer stays armed (the idle podvisor wakes 0 times).
-TEST(EventListener, NoTickSubscriberArmsNoTimer) {
-  TempDir dir;
-  const auto conf = write_config(dir, R"([supervisord]
-logfile=/dev/null
-)" + std::string(kRecorder) + "events=PROCESS_STATE\n");
-  const auto file = dir / "events.txt";
-  Child pv(podvisor_config(conf));
-  ASSERT_TRUE(wait_event(pv, file, "PROCESS_STATE_RUNNING", "processname:rec")) << pv.describe();
+TEST_F(EventListenerRecorded, NoTickSubscriberArmsNoTimer) {
+  start("", "events=PROCESS_STATE\n");
+  ASSERT_TRUE(wait("PROCESS_STATE_RUNNING", "processname:rec")) << pv_->describe();
+  const auto proc = "/proc/" + std::to_string(pv_->pid());
   std::string armed;
-  EXPECT_TRUE(pv.wait_for(
+  EXPECT_TRUE(pv_->wait_for(
       [&] {
         armed.clear();
-        const auto proc = "/proc/" + std::to_string(pv.pid());
         std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd", ec)) {
+        for (const auto& fd : std::filesystem::directory_iterator(proc + "/fd", ec)) {
           std::error_code link_ec;
-          if (std::filesystem::read_symlink(entry.path(), link_ec) != "anon_inode:[timerfd]") {
-            continue;
-          }
+          if (std::filesystem::read_symlink(fd.path(), link_ec) != "anon_inode:[timerfd]") continue;
           for (const auto& line :
-               lines(read_file(proc + "/fdinfo/" + entry.path().filename().string()))) {
+               lines(read_file(proc + "/fdinfo/" + fd.path().filename().string()))) {
             if (line.starts_with("it_value:") && line != "it_value: (0, 0)") armed += line;
           }
         }
@@ -240,40 +216,26 @@ logfile=/dev/null
       },
       kTimeout, 50ms))
       << armed;
-  pv.signal(SIGTERM);
-  EXPECT_TRUE(pv.wait_exit()) << pv.describe();
+  stop();
 }
 
-TEST(EventListener, GroupsAddedAtStartAndRemovedByUpdate) {
-  TempDir dir;
-  const std::string head = R"([supervisord]
-logfile=/dev/null
-
-[unix_http_server]
-file=@DIR@/s.sock
-
-[supervisorctl]
-serverurl=unix://@DIR@/s.sock
-
-[program:svc]
-command=sleep 1000
-)";
-  const std::string listener = std::string(kRecorder) + "events=PROCESS_GROUP\n";
-  const auto conf = write_config(dir, head + "[program:extra]\ncommand=sleep 1000\n" + listener);
-  const auto file = dir / "events.txt";
-  Child pv(podvisor_config(conf));
-  ASSERT_TRUE(wait_event(pv, file, "PROCESS_GROUP_ADDED", "groupname:svc\n")) << pv.describe();
+TEST_F(EventListenerRecorded, GroupsAddedAtStartAndRemovedByUpdate) {
+  const std::string head =
+      "[unix_http_server]\nfile=@DIR@/s.sock\n[supervisorctl]\nserverurl=unix://@DIR@/s.sock\n"
+      "[program:svc]\ncommand=sleep 1000\n";
+  start(head + "[program:extra]\ncommand=sleep 1000\n", "events=PROCESS_GROUP\n");
+  ASSERT_TRUE(wait("PROCESS_GROUP_ADDED", "groupname:svc\n")) << pv_->describe();
   // The pool first (priority -1), then the programs by priority and name.
   std::vector<std::string> payloads;
-  for (const auto& r : records(file)) payloads.push_back(r.payload);
+  for (const auto& r : got()) payloads.push_back(r.payload);
   EXPECT_EQ(payloads,
             (std::vector<std::string>{"groupname:rec\n", "groupname:extra\n", "groupname:svc\n"}));
-  write_config(dir, head + listener);
-  const auto update = run(podvisor({"ctl", "-c", conf, "update"}));
+  write_config(dir_, "[supervisord]\nlogfile=/dev/null\n" + head + std::string(kRecorder) +
+                         "events=PROCESS_GROUP\n");
+  const auto update = run(podvisor({"ctl", "-c", conf_, "update"}));
   EXPECT_EQ(update.code, 0) << update.describe();
-  ASSERT_TRUE(wait_event(pv, file, "PROCESS_GROUP_REMOVED", "groupname:extra\n")) << pv.describe();
-  pv.signal(SIGTERM);
-  EXPECT_TRUE(pv.wait_exit()) << pv.describe();
+  ASSERT_TRUE(wait("PROCESS_GROUP_REMOVED", "groupname:extra\n")) << pv_->describe();
+  stop();
 }
 
 TEST(EventListener, ConfigErrorsAsSupervisord) {
