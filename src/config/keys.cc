@@ -574,14 +574,12 @@ string_view section_type(string_view section) {
 std::span<const Key> all_keys() { return table(); }
 
 const Key* find_key(string_view section, string_view name) {
-  if (section.starts_with("eventlistener")) {
-    for (const auto& k : table()) {
-      if (k.section == "eventlistener" && k.name == name) return &k;
-    }
-  }
   const auto type = section_type(section);
+  const bool listener = section.starts_with("eventlistener");
   for (const auto& k : table()) {
-    if (k.section == type && k.name == name) return &k;
+    if ((k.section == type || (listener && k.section == "eventlistener")) && k.name == name) {
+      return &k;
+    }
   }
   return nullptr;
 }
