@@ -146,8 +146,8 @@ void set_logfile(LogSpec& log, string_view value) {
   }
 }
 
-// The three rows of stdout_logfile* or stderr_logfile*, and the three keys supervisord has
-// for the stream that podvisor accepts with no effect.
+// The rows of stdout_logfile* or stderr_logfile*, *_events_enabled, and the two keys
+// supervisord has for the stream that podvisor accepts with no effect.
 template <auto Log>
 constexpr std::array<Key, 6> log_rows(string_view logfile, string_view maxbytes,
                                       string_view backups, string_view capture, string_view events,
@@ -173,8 +173,10 @@ constexpr std::array<Key, 6> log_rows(string_view logfile, string_view maxbytes,
           [](const ProgramSpec& p) { return info_of((p.*Log).backups); }),
       program_row(capture, Stage::kNone, kReported, nullptr, nullptr,
                   [](const ProgramSpec&) { return InfoValue(int64_t{0}); }),
-      program_row(events, Stage::kNone, kReported, nullptr, nullptr,
-                  [](const ProgramSpec&) { return InfoValue(false); }),
+      program_row(
+          events, Stage::kSection, kReported,
+          [](ProgramSpec& p, string_view v) { (p.*Log).events_enabled = parse_bool(v); }, nullptr,
+          [](const ProgramSpec& p) { return InfoValue((p.*Log).events_enabled); }),
       program_row(syslog, Stage::kNone, kReported, nullptr, nullptr,
                   [](const ProgramSpec&) { return InfoValue(false); }),
   };
@@ -544,6 +546,10 @@ constexpr auto kOtherRows = std::to_array<Key>({
     loader_key("include", "files"),
     loader_key("group", "programs"),
     loader_key("group", "priority"),
+    // [eventlistener:x]'s own keys (config/listener.cc); the rest are [program]'s.
+    loader_key("eventlistener", "events"),
+    loader_key("eventlistener", "buffer_size"),
+    loader_key("eventlistener", "result_handler"),
     {.section = "rpcinterface", .name = "supervisor.rpcinterface_factory", .stage = Stage::kNone},
 });
 
@@ -565,8 +571,11 @@ std::span<const Key> all_keys() { return table(); }
 
 const Key* find_key(string_view section, string_view name) {
   const auto type = section_type(section);
+  const bool listener = section.starts_with("eventlistener");
   for (const auto& k : table()) {
-    if (k.section == type && k.name == name) return &k;
+    if ((k.section == type || (listener && k.section == "eventlistener")) && k.name == name) {
+      return &k;
+    }
   }
   return nullptr;
 }

@@ -21,6 +21,7 @@
 #include "config/interpolate.h"
 #include "config/key_value.h"
 #include "config/keys.h"
+#include "config/listener.h"
 
 namespace podvisor::config {
 namespace {
@@ -306,16 +307,42 @@ void resolve_dependencies(SupervisorSpec& spec, const std::map<std::string, Loca
   }
 }
 
+// An [eventlistener:x]'s own keys; its pool starts before the programs and stops after them
+// (supervisord's pool priority -1) unless it sets a priority.
+void read_listener(const SectionReader& r, ProgramSpec& p) {
+  ListenerKeys keys;
+  for (auto [key, slot] : {std::pair{"events", &keys.events},
+                           {"buffer_size", &keys.buffer_size},
+                           {"result_handler", &keys.result_handler}}) {
+    if (r.has(key)) *slot = r.text(key, "");
+  }
+  try {
+    p.listener = parse_listener(r.section().name, keys);
+  } catch (const ListenerError& e) {
+    throw ConfigError(e.key.empty() ? r.section().where : r.where(e.key), e.what());
+  }
+  if (p.redirect_stderr) {
+    throw ConfigError(r.where("redirect_stderr"),
+                      fmt::format("[{}] section sets redirect_stderr=true but this "
+                                  "is not allowed because it will interfere with "
+                                  "the eventlistener protocol",
+                                  r.section().name));
+  }
+  if (!r.has("priority")) p.priority = -1;
+  p.stdout_log.events_enabled = false;  // stdout is the protocol channel
+}
+
 void read_programs(const IniDocument& doc, const Expansions& environ_names,
                    const std::map<std::string, std::string>& group_of, SupervisorSpec& spec,
                    std::vector<std::string>& warnings) {
   const auto node = host_node_name();
   std::map<std::string, Location> dependency_lines;  // program → its depends_on key
   for (const auto& section : doc.sections) {
-    if (!section.name.starts_with("program:")) continue;
+    const bool listener = section.name.starts_with("eventlistener:");
+    if (!section.name.starts_with("program:") && !listener) continue;
     std::string program;
     try {
-      program = parse_name(section.name.substr(8));
+      program = parse_name(section.name.substr(section.name.find(':') + 1));
     } catch (const ValueError& e) {
       throw ConfigError(section.where, fmt::format("[{}]: {}", section.name, e.what()));
     }
@@ -337,6 +364,7 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
     if (base.stopasgroup && !base.killasgroup) {
       throw r.fail("killasgroup", "cannot set stopasgroup=true and killasgroup=false");
     }
+    if (listener) read_listener(r, base);
     if (r.has("depends_on")) dependency_lines[program] = r.where("depends_on");
     const auto numprocs = r.get("numprocs", 1L, parse_numprocs);
     const auto numprocs_start = r.get("numprocs_start", 0L, parse_numprocs_start);
@@ -462,7 +490,8 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
       continue;
     }
     warn_keys(section, warnings);
-    if (type != "program" && type != "supervisord" && type != "group" && type != "include") {
+    if (type != "program" && type != "supervisord" && type != "group" && type != "include" &&
+        type != "eventlistener") {
       auto& kept = spec.other_sections[section.name];
       for (const auto& [k, v] : section.values) kept[k] = v.text;
     }
