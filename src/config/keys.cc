@@ -1,6 +1,9 @@
 #include "config/keys.h"
 
 #include <fmt/format.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -404,6 +407,25 @@ LogFormat parse_log_format(string_view v) {
   throw ValueError(fmt::format("'{}' is not a log format (text or json)", v));
 }
 
+// supervisord's existing_dirpath: the file may be missing, its directory may not; a relative
+// path is made absolute against the working directory at parse time, as supervisord does.
+std::string existing_dirpath(string_view value) {
+  std::string path(trim(value));
+  if (path.empty()) return path;  // none
+  if (path.front() != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) != nullptr) path = fmt::format("{}/{}", cwd, path);
+  }
+  const auto slash = path.rfind('/');
+  const auto dir = slash == 0 ? std::string("/") : path.substr(0, slash);
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw ValueError(fmt::format(
+        "The directory named as part of the path {} does not exist", value));
+  }
+  return path;
+}
+
 constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord("logfile", [](SupervisorSpec& s, string_view v) { s.logfile = v; }),
     supervisord("logfile_maxbytes",
@@ -438,9 +460,9 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord(
         "environment",
         [](SupervisorSpec& s, string_view v) { s.environment = parse_environment(v); }, true),
+    supervisord("pidfile", [](SupervisorSpec& s, string_view v) { s.pidfile = existing_dirpath(v); }),
+    supervisord("nodaemon", [](SupervisorSpec& s, string_view v) { s.nodaemon = parse_bool(v); }),
     // Accepted with no effect.
-    supervisord("pidfile", nullptr),
-    supervisord("nodaemon", nullptr),
     supervisord("silent", nullptr),
     supervisord("minprocs", nullptr),
     supervisord("strip_ansi", nullptr),
