@@ -420,8 +420,8 @@ std::string existing_dirpath(string_view value) {
   const auto dir = slash == 0 ? std::string("/") : path.substr(0, slash);
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw ValueError(fmt::format(
-        "The directory named as part of the path {} does not exist", value));
+    throw ValueError(
+        fmt::format("The directory named as part of the path {} does not exist", value));
   }
   return path;
 }
@@ -460,7 +460,8 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord(
         "environment",
         [](SupervisorSpec& s, string_view v) { s.environment = parse_environment(v); }, true),
-    supervisord("pidfile", [](SupervisorSpec& s, string_view v) { s.pidfile = existing_dirpath(v); }),
+    supervisord("pidfile",
+                [](SupervisorSpec& s, string_view v) { s.pidfile = existing_dirpath(v); }),
     supervisord("nodaemon", [](SupervisorSpec& s, string_view v) { s.nodaemon = parse_bool(v); }),
     // Accepted with no effect.
     supervisord("silent", nullptr),

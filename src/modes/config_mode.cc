@@ -1,7 +1,7 @@
 #include "modes/config_mode.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <glob.h>
 #include <grp.h>
 #include <limits.h>
@@ -17,11 +17,11 @@
 #include <fstream>
 #include <iostream>
 
-#include "runtime/runtime.h"
 #include "config/keys.h"
 #include "config/loader.h"
-#include "output/log.h"
 #include "os/users.h"
+#include "output/log.h"
+#include "runtime/runtime.h"
 
 extern char** environ;
 
@@ -135,9 +135,10 @@ std::optional<std::string> foreground_reason() {
   if (!std::getline(in, init)) return std::nullopt;
   for (const auto* name : {"tini", "docker-init", "dumb-init", "catatonit"}) {
     if (init == name) {
-      return fmt::format("its parent is {} (PID 1), which ends the container when podvisor's "
-                         "first process exits",
-                         init);
+      return fmt::format(
+          "its parent is {} (PID 1), which ends the container when podvisor's "
+          "first process exits",
+          init);
     }
   }
   return std::nullopt;

@@ -81,8 +81,8 @@ core::ProcessDriver::Spawned Driver::spawn(core::Process& p) {
   auto result = os::spawn(request, /*wait_exec=*/supervisor_ == nullptr);
   programs_.attach(p, pipes, result.pid > 0);
   if (result.pid <= 0) {
-    return {result.pid,      result.error,    result.message, result.command_unusable, false,
-            result.spawnerr, result.failed_child};
+    return {result.pid, result.error,    result.message,     result.command_unusable,
+            false,      result.spawnerr, result.failed_child};
   }
   bool pending = false;
   if (result.exec_report >= 0) pending = watch_exec(p, io, result.exec_report);

@@ -1,7 +1,7 @@
 #include "runtime/runtime.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
