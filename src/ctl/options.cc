@@ -304,19 +304,6 @@ void find_server(Options& o) {
   }
 }
 
-std::optional<std::string> searched_config_socket() {
-  const auto file = config::find_default_config(binary_dir());
-  if (!file) return std::nullopt;
-  Options o;
-  try {
-    read_config(*file, o);
-  } catch (const UsageError&) {
-    return std::nullopt;  // supervisorctl would refuse that file: nothing to serve
-  }
-  if (!o.serverurl || !o.serverurl->starts_with("unix://")) return std::nullopt;
-  return o.serverurl->substr(7);
-}
-
 std::string single_command_socket() {
   // The variable single-command mode reads: set in an image, a `docker exec` shell has it too.
   const char* file = std::getenv("SUPERVISOR_UNIX_HTTP_SERVER_FILE");

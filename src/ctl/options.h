@@ -44,9 +44,6 @@ void read_config(const std::string& file, Options& o);
 // A file the search found whose unix socket does not answer gives way to single-command
 // mode's socket when that one answers (an image with Debian's supervisor installed).
 void find_server(Options& o);
-// The unix socket supervisorctl with no options would use: the [supervisorctl] serverurl of
-// the configuration file the search finds, when that is unix://.
-std::optional<std::string> searched_config_socket();
 // Single-command mode's socket: $SUPERVISOR_UNIX_HTTP_SERVER_FILE, else /tmp/podvisor.sock.
 std::string single_command_socket();
 // Whether something accepts connections on the unix socket at `path`.

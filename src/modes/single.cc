@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "config/env.h"
-#include "ctl/options.h"
 #include "modes/config_mode.h"
 #include "output/log.h"
 #include "runtime/runtime.h"
@@ -76,9 +75,6 @@ int run_single_command(const config::CommandLine& cli) {
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
   runtime::RuntimeOptions options;
   options.terminal = isatty(STDIN_FILENO) == 1;
-  // supervisorctl typed in a `docker exec` shell reads the image's supervisord.conf (Debian's
-  // /etc/supervisor/supervisord.conf): answer on its socket too.
-  if (const auto socket = ctl::searched_config_socket()) options.extra_sockets.push_back(*socket);
   return runtime::run_supervisor(std::move(spec), options, log);
 }
 

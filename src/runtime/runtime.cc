@@ -238,7 +238,6 @@ class Runtime {
           http->listen_unix(server->file, server->chmod, server->uid, server->gid);
           server_url_ = fmt::format("unix://{}", server->file);
           log_.log(LogLevel::kInfo, fmt::format("control server listening on {}", server->file));
-          listen_where_supervisorctl_looks(*http, *server);
         }
       } catch (const std::system_error& e) {
         if (!options_.reload) {
@@ -252,21 +251,6 @@ class Runtime {
     }
     driver_.set_server_url(server_url_);
     return true;
-  }
-
-  void listen_where_supervisorctl_looks(control::HttpServer& http,
-                                        const config::HttpServerSpec& server) {
-    for (const auto& path : options_.extra_sockets) {
-      if (path == server.file) continue;
-      try {
-        http.listen_unix(path, server.chmod, server.uid, server.gid);
-        log_.log(LogLevel::kInfo, fmt::format("control server also listening on {} (where "
-                                              "supervisorctl looks)",
-                                              path));
-      } catch (const std::system_error& e) {
-        log_.log(LogLevel::kDebug, fmt::format("not listening on {}: {}", path, e.what()));
-      }
-    }
   }
 
   config::SupervisorSpec spec_;  // the live configuration: reloads replace it in place

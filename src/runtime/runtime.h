@@ -25,10 +25,6 @@ struct RuntimeOptions {
   // INFO lines logged right after podvisor's start line (how daemon mode went), so they
   // reach the log file.
   std::vector<std::string> notes;
-  // Unix sockets to listen on besides [unix_http_server] file, with its settings: where
-  // supervisorctl looks in single-command mode. One that is in use or cannot be made is
-  // skipped with a DEBG line.
-  std::vector<std::string> extra_sockets;
   // A re-exec (supervisorctl restart) keeps the daemon: it must not fork again.
   bool daemonized = false;
 };
