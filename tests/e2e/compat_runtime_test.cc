@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,7 +63,7 @@ TEST(CompatPidfile, WrittenAtStartRemovedAtExitKillSigintFromItStops) {
   ASSERT_TRUE(c.wait_stderr("supervisord started with pid")) << c.describe();
   EXPECT_EQ(read_file(pidfile), std::to_string(c.pid()) + "\n");
   // docker-selenium's way to stop its container.
-  const auto r = run(podvisor({"--", "sh", "-c", "kill -s SIGINT `cat " + pidfile + "`"}));
+  const auto r = run(command({"bash", "-c", "kill -s SIGINT `cat " + pidfile + "`"}));
   ASSERT_EQ(r.code, 0) << r.describe();
   const auto status = c.wait_exit();
   ASSERT_TRUE(status) << c.describe();
@@ -207,8 +205,7 @@ TEST(CompatDaemon, HelpTellsAboutNodaemon) {
 
 constexpr std::string_view kSpawnFailures = R"([supervisord]
 nodaemon=true
-logfile=/dev/stdout
-logfile_maxbytes=0
+logfile=@DIR@/supervisord.log
 pidfile=@DIR@/supervisord.pid
 
 [program:nodir]
@@ -250,8 +247,8 @@ TEST(CompatWording, SpawnFailuresInSupervisordsWordsAndPodvisorsDetail) {
   TempDir dir;
   const auto conf = write_config(dir, kSpawnFailures);
   Child c(podvisor_config(conf));
-  ASSERT_TRUE(c.wait_for([&] { return both_gave_up(c.out() + c.err()); })) << c.describe();
-  const auto log = c.out() + c.err();
+  ASSERT_TRUE(c.wait_for([&] { return both_gave_up(c.err()); })) << c.describe();
+  const auto log = c.err();
   const std::vector<std::string> nodir = {
       "spawned: 'nodir'",
       "exited: nodir (exit status 127; not expected)",
@@ -278,8 +275,9 @@ TEST(CompatWording, SpawnFailuresInSupervisordsWordsAndPodvisorsDetail) {
   // The same file under Debian's supervisord gives the same supervisord-style lines.
   if (!installed("supervisord")) GTEST_SKIP() << "supervisord is not installed: compared with none";
   Child s(command({"supervisord", "-n", "-c", conf}));
-  ASSERT_TRUE(s.wait_for([&] { return both_gave_up(s.out() + s.err()); })) << s.describe();
-  const auto reference = s.out() + s.err();
+  // supervisord -n logs to stdout (and the logfile); podvisor to stderr (and the logfile).
+  ASSERT_TRUE(s.wait_for([&] { return both_gave_up(s.out()); })) << s.describe();
+  const auto reference = s.out();
   s.signal(SIGTERM);
   ASSERT_TRUE(s.wait_exit()) << s.describe();
   EXPECT_EQ(joined(supervisord_lines(log, "nodir")), joined(supervisord_lines(reference, "nodir")))
@@ -335,17 +333,15 @@ std::string ctl_status_in(const TempDir& dir,
 
 TEST(CompatCtl, AConfigSocketNobodyServesGivesWayToSingleCommandModes) {
   TempDir dir;
-  // A socket file left behind (a supervisord that once ran): nothing answers there.
+  // A socket file left behind by a supervisor killed with SIGKILL: nothing answers there.
   const auto stale = dir / "supervisor.sock";
   {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(fd, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    stale.copy(address.sun_path, stale.size());
-    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
-    ::close(fd);
+    Child killed(podvisor({"--", "sleep", "1000"}, {{"SUPERVISOR_UNIX_HTTP_SERVER_FILE", stale}}));
+    ASSERT_TRUE(killed.wait_stderr("control server listening on")) << killed.describe();
+    killed.signal(SIGKILL);
+    ASSERT_TRUE(killed.wait_exit()) << killed.describe();
   }
+  ASSERT_TRUE(exists(stale));
   image_config(dir, stale);
   auto options = podvisor({"--", "sleep", "1000"});
   options.cwd = dir.path();

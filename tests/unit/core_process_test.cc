@@ -147,7 +147,7 @@ TEST(Process, FailedExecIsASpawnError) {
   EXPECT_EQ(p.state(), State::kFatal);
   EXPECT_EQ(p.fatal_exit_code(), 126);
   EXPECT_EQ(p.pid(), -1);
-  EXPECT_TRUE(d.logged("spawn error: : server: Exec format error"));  // the spec has no name
+  EXPECT_TRUE(d.logged("spawn error: app: server: Exec format error"));
 
   FakeDriver d2;
   d2.exec_pending = true;
@@ -393,7 +393,7 @@ TEST(Process, MissingCommandIsFatalAtOnceWith127) {
   p.start();
   EXPECT_EQ(p.state(), State::kFatal);
   EXPECT_EQ(p.fatal_exit_code(), 127);
-  EXPECT_TRUE(d.logged("spawn error: : vllm: No such file or directory"));
+  EXPECT_TRUE(d.logged("spawn error: app: vllm: No such file or directory"));
   d.spawn_errors.push_back({-1, EACCES, "x: Permission denied", true});
   p.start();
   EXPECT_EQ(p.fatal_exit_code(), 126);
