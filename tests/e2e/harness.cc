@@ -123,7 +123,8 @@ TempDir::~TempDir() {
 
 namespace {
 
-// podvisor (or podvisor as supervisord) running a config file, with no -n: it would daemonize.
+// podvisor (or podvisor as supervisord) running a config file (-c, or none given: the one
+// supervisord would find), with no -n: it would daemonize.
 bool wants_daemon(const std::vector<std::string>& argv) {
   const auto slash = argv[0].rfind('/');
   const auto name = argv[0].substr(slash == std::string::npos ? 0 : slash + 1);
@@ -131,7 +132,7 @@ bool wants_daemon(const std::vector<std::string>& argv) {
   if (argv.size() > 1 && (argv[1] == "check" || argv[1] == "ctl" || argv[1] == "wait")) {
     return false;
   }
-  bool config = false;
+  bool config = argv.size() == 1;
   for (const auto& a : argv) {
     if (a == "--") break;
     if (a == "-n" || a == "--nodaemon") return false;
