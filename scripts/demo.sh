@@ -34,7 +34,9 @@ wait "$pid" || true
 pid=
 
 echo "---- podvisor -- examples/flaky-model-server.sh ----"
-# Exit 0 is what this example's server does when done; autorestart=unexpected ends there.
+# Exit 0 is what this example's server does when done; autorestart=unexpected with
+# exitcodes=0 (single-command mode's default is MHCS's 255) ends there.
 EXAMPLE_STATE_DIR="$state" SUPERVISOR_PROGRAM__APP_AUTORESTART=unexpected \
+  SUPERVISOR_PROGRAM__APP_EXITCODES=0 \
   SUPERVISOR_UNIX_HTTP_SERVER_FILE="$state/podvisor.sock" \
   ./build/podvisor -- examples/flaky-model-server.sh </dev/null

@@ -11,7 +11,8 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   # Peers to test against, promtool (in prometheus) for /metrics, clang for the fuzzers.
-  packages+=(supervisor tini prometheus clang libclang-rt-14-dev)
+  # python3-venv: tests/python builds a venv to install a wheel into (standard-supervisor).
+  packages+=(supervisor tini prometheus clang libclang-rt-14-dev python3-venv)
 fi
 
 missing=()

@@ -1,6 +1,8 @@
 #include "config/command.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include "config/values.h"
 
@@ -58,6 +60,33 @@ std::vector<std::string> split_command(std::string_view command) {
   }
   if (in_word) out.push_back(std::move(word));
   if (out.empty()) throw ValueError("the command is empty");
+  return out;
+}
+
+std::string join_command(const std::vector<std::string>& argv) {
+  std::string out;
+  auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  for (const auto& arg : argv) {
+    if (!out.empty()) out += ' ';
+    const bool safe = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return (u < 0x80 && std::isalnum(u)) || (c != '\0' && std::strchr("@%+=:,./-_", c));
+    });
+    if (safe) {
+      out += arg;
+      continue;
+    }
+    out += '\'';
+    for (char c : arg) {
+      if (c == '\'') {
+        out += "'\"'\"'";
+        continue;
+      }
+      if ((c == ';' || c == '#') && is_space(out.back())) out += "''";
+      out += c;
+    }
+    out += '\'';
+  }
   return out;
 }
 

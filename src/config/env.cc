@@ -24,14 +24,37 @@ std::string section_name(std::string_view env_part) {
   return to_lower(out);
 }
 
+// [supervisord] keys single-command mode applies beyond the table's: MHCS's
+// SUPERVISOR_SUPERVISORD_LOGFILE writes the main log to a file there too.
+bool single_command_supervisord_key(std::string_view key) {
+  return key == "logfile" || key == "logfile_maxbytes" || key == "logfile_backups";
+}
+
 }  // namespace
+
+bool auto_recovery(const std::vector<std::string>& environ) {
+  std::optional<std::string_view> value;
+  constexpr std::string_view kName = "PROCESS_AUTO_RECOVERY=";
+  for (const auto& entry : environ) {
+    if (entry.starts_with(kName)) value = std::string_view(entry).substr(kName.size());
+  }
+  if (!value) return true;
+  if (value->empty()) return false;
+  try {
+    return parse_bool(*value);
+  } catch (const ValueError& e) {
+    throw EnvError(fmt::format("invalid PROCESS_AUTO_RECOVERY={}: {}", *value, e.what()));
+  }
+}
 
 std::optional<EnvOverride> parse_override(std::string_view variable, std::string_view value) {
   constexpr std::string_view kPrefix = "SUPERVISOR_";
   if (!variable.starts_with(kPrefix)) return std::nullopt;
-  // SUPERVISOR_ENABLED etc. are what podvisor itself sets for children, not overrides.
+  // SUPERVISOR_ENABLED etc. are what podvisor itself sets for children, not overrides;
+  // SUPERVISOR_CONFIG_PATH says where standard-supervisor writes its supervisord.conf.
   if (variable == "SUPERVISOR_ENABLED" || variable == "SUPERVISOR_PROCESS_NAME" ||
-      variable == "SUPERVISOR_GROUP_NAME" || variable == "SUPERVISOR_SERVER_URL") {
+      variable == "SUPERVISOR_GROUP_NAME" || variable == "SUPERVISOR_SERVER_URL" ||
+      variable == "SUPERVISOR_CONFIG_PATH") {
     return std::nullopt;
   }
   const auto rest = to_lower(variable.substr(kPrefix.size()));
@@ -62,6 +85,9 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   program.stopasgroup = true;
   program.killasgroup = true;
   program.count_every_exit = true;
+  // As MHCS's generated program: no status is "expected", so an app that exits 0 (vLLM when
+  // its engine dies) is a failure to restart, even with autorestart=unexpected.
+  program.exitcodes = {255};
   program.main = true;
   program.group = program.program = program.name;
   program.stdout_log.target = LogTarget::kStdout;
@@ -78,22 +104,18 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   };
 
   std::vector<EnvOverride> overrides;
-  std::optional<std::string> log_level_env, recovery_env, retries_env;
+  std::optional<std::string> log_level_env, retries_env;
   for (const auto& entry : environ) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos) continue;
     const std::string_view name(entry.data(), eq);
     const std::string_view value = std::string_view(entry).substr(eq + 1);
     if (name == "LOG_LEVEL") log_level_env = value;
-    if (name == "PROCESS_AUTO_RECOVERY") recovery_env = value;
     if (name == "PROCESS_MAX_START_RETRIES") retries_env = value;
     if (auto o = parse_override(name, value)) overrides.push_back(std::move(*o));
   }
 
-  bool recovery = true;
-  if (recovery_env) {
-    apply("PROCESS_AUTO_RECOVERY", *recovery_env, [&](auto v) { recovery = parse_bool(v); });
-  }
+  bool recovery = auto_recovery(environ);
   if (cli.recovery) recovery = *cli.recovery;
   program.autorestart = recovery ? Autorestart::kTrue : Autorestart::kFalse;
   if (retries_env) {
@@ -128,7 +150,8 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
       auto& server = inet ? spec.inet_server : spec.unix_server;
       if (!server) server.emplace();
       set([&](auto v) { key->server(*server, v); });
-    } else if (o.section == "supervisord" && key->single_command) {
+    } else if (o.section == "supervisord" &&
+               (key->single_command || single_command_supervisord_key(key->name))) {
       set([&](auto v) { key->supervisord(spec, v); });
     } else if (o.section.empty()) {
       warnings.push_back(

@@ -27,6 +27,10 @@ struct EnvOverride {
 };
 std::optional<EnvOverride> parse_override(std::string_view variable, std::string_view value);
 
+// PROCESS_AUTO_RECOVERY: unset is on; empty is off (standard-supervisor then launches the
+// command once, unsupervised); otherwise a boolean. Throws EnvError for another value.
+bool auto_recovery(const std::vector<std::string>& environ);
+
 struct CommandLine {
   std::vector<std::string> argv;
   std::optional<std::string> log_level;

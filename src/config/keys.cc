@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <type_traits>
 
 #include "config/command.h"
+#include "config/key_value.h"
 #include "os/address.h"
 #include "os/users.h"
 
@@ -112,12 +114,29 @@ std::string config_logfile(const LogSpec& log) {
   return "none";
 }
 
+// supervisord's existing_dirpath: a log file's directory must exist when the file is read,
+// not only when the first byte comes. "~/" is the home directory, as Python's expanduser.
+std::string existing_dirpath(string_view value) {
+  std::string path(value);
+  const char* home = std::getenv("HOME");
+  if (home && (path == "~" || path.starts_with("~/"))) path = home + path.substr(1);
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return path;
+  const auto dir = slash == 0 ? std::string("/") : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    throw ValueError(
+        fmt::format("The directory named as part of the path {} does not exist", value));
+  }
+  return path;
+}
+
 void set_logfile(LogSpec& log, string_view value) {
   const auto lower = to_lower(value);
   log.path.clear();
   if (lower == "auto") {
     log.target = LogTarget::kAuto;
-  } else if (lower == "none" || lower == "syslog") {
+  } else if (lower == "none" || lower == "off" || lower == "syslog") {
     log.target = LogTarget::kNone;
   } else if (value == "/dev/stdout" || value == "/dev/fd/1" || value == "/proc/self/fd/1") {
     log.target = LogTarget::kStdout;
@@ -125,12 +144,12 @@ void set_logfile(LogSpec& log, string_view value) {
     log.target = LogTarget::kStderr;
   } else {
     log.target = LogTarget::kFile;
-    log.path = value;
+    log.path = existing_dirpath(value);
   }
 }
 
-// The three rows of stdout_logfile* or stderr_logfile*, and the three keys supervisord has
-// for the stream that podvisor accepts with no effect.
+// The rows of stdout_logfile* or stderr_logfile*, *_events_enabled, and the two keys
+// supervisord has for the stream that podvisor accepts with no effect.
 template <auto Log>
 constexpr std::array<Key, 6> log_rows(string_view logfile, string_view maxbytes,
                                       string_view backups, string_view capture, string_view events,
@@ -156,36 +175,13 @@ constexpr std::array<Key, 6> log_rows(string_view logfile, string_view maxbytes,
           [](const ProgramSpec& p) { return info_of((p.*Log).backups); }),
       program_row(capture, Stage::kNone, kReported, nullptr, nullptr,
                   [](const ProgramSpec&) { return InfoValue(int64_t{0}); }),
-      program_row(events, Stage::kNone, kReported, nullptr, nullptr,
-                  [](const ProgramSpec&) { return InfoValue(false); }),
+      program_row(
+          events, Stage::kSection, kReported,
+          [](ProgramSpec& p, string_view v) { (p.*Log).events_enabled = parse_bool(v); }, nullptr,
+          [](const ProgramSpec& p) { return InfoValue((p.*Log).events_enabled); }),
       program_row(syslog, Stage::kNone, kReported, nullptr, nullptr,
                   [](const ProgramSpec&) { return InfoValue(false); }),
   };
-}
-
-// shlex.quote'd words: the command line as one string, as supervisord reports it.
-std::string command_line(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& arg : argv) {
-    if (!out.empty()) out += ' ';
-    const bool safe = !arg.empty() && std::all_of(arg.begin(), arg.end(), [](unsigned char c) {
-      return std::isalnum(c) || std::strchr("@%+=:,./-_", c) != nullptr;
-    });
-    if (safe) {
-      out += arg;
-      continue;
-    }
-    out += '\'';
-    for (char c : arg) {
-      if (c == '\'') {
-        out += "'\"'\"'";
-      } else {
-        out += c;
-      }
-    }
-    out += '\'';
-  }
-  return out;
 }
 
 template <typename T>
@@ -232,10 +228,8 @@ constexpr auto kProgramHead = std::to_array<Key>({
     program_row(
         "command", Stage::kProcess, kPrinted | kReported,
         [](ProgramSpec& p, string_view v) { p.argv = split_command(v); },
-        [](const ProgramSpec& p) -> Shown {
-          return joined(p.argv, " ", [](const auto& a) { return fmt::format("'{}'", a); });
-        },
-        [](const ProgramSpec& p) { return info_of(command_line(p.argv)); }),
+        [](const ProgramSpec& p) -> Shown { return join_command(p.argv); },
+        [](const ProgramSpec& p) { return info_of(join_command(p.argv)); }),
     integer<&ProgramSpec::priority, -kMaxInt, kMaxInt - 1>("priority", kPrinted | kReported,
                                                            "process_prio"),
     boolean<&ProgramSpec::autostart>("autostart", kPrinted | kReported),
@@ -274,8 +268,9 @@ constexpr auto kProgramTail = std::to_array<Key>({
         "environment", Stage::kEnvironment, kSingle | kPrinted,
         [](ProgramSpec& p, string_view v) { p.environment = parse_environment(v); },
         [](const ProgramSpec& p) -> Shown {
-          return joined(p.environment, ",",
-                        [](const auto& kv) { return fmt::format("{}={}", kv.first, kv.second); });
+          return joined(p.environment, ",", [](const auto& kv) {
+            return fmt::format("{}={}", kv.first, quote_env_value(kv.second));
+          });
         },
         nullptr),
     program_row(
@@ -407,27 +402,20 @@ LogFormat parse_log_format(string_view v) {
   throw ValueError(fmt::format("'{}' is not a log format (text or json)", v));
 }
 
-// supervisord's existing_dirpath: the file may be missing, its directory may not; a relative
-// path is made absolute against the working directory at parse time, as supervisord does.
-std::string existing_dirpath(string_view value) {
-  std::string path(trim(value));
-  if (path.empty()) return path;  // none
-  if (path.front() != '/') {
+// The pidfile, checked as a log file is, and made absolute against the working directory at
+// parse time (a daemon's chdir comes later), as supervisord does. "" writes none.
+std::string pidfile_path(string_view value) {
+  auto path = existing_dirpath(trim(value));
+  if (!path.empty() && path.front() != '/') {
     char cwd[PATH_MAX];
     if (getcwd(cwd, sizeof cwd) != nullptr) path = fmt::format("{}/{}", cwd, path);
-  }
-  const auto slash = path.rfind('/');
-  const auto dir = slash == 0 ? std::string("/") : path.substr(0, slash);
-  struct stat st {};
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    throw ValueError(
-        fmt::format("The directory named as part of the path {} does not exist", value));
   }
   return path;
 }
 
 constexpr auto kSupervisordRows = std::to_array<Key>({
-    supervisord("logfile", [](SupervisorSpec& s, string_view v) { s.logfile = v; }),
+    supervisord("logfile",
+                [](SupervisorSpec& s, string_view v) { s.logfile = existing_dirpath(v); }),
     supervisord("logfile_maxbytes",
                 [](SupervisorSpec& s, string_view v) { s.logfile_maxbytes = parse_byte_size(v); }),
     supervisord("logfile_backups",
@@ -453,6 +441,8 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
                 [](SupervisorSpec& s, string_view v) { s.minfds = parse_int(v, 1, 1 << 30); }),
     supervisord("exit_on_fatal",
                 [](SupervisorSpec& s, string_view v) { s.exit_on_fatal = parse_bool(v); }),
+    supervisord("strip_ansi",
+                [](SupervisorSpec& s, string_view v) { s.strip_ansi = parse_bool(v); }),
     supervisord("log_prefix",
                 [](SupervisorSpec& s, string_view v) { s.log_prefix = parse_bool(v); }),
     supervisord("log_format",
@@ -460,13 +450,11 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord(
         "environment",
         [](SupervisorSpec& s, string_view v) { s.environment = parse_environment(v); }, true),
-    supervisord("pidfile",
-                [](SupervisorSpec& s, string_view v) { s.pidfile = existing_dirpath(v); }),
+    supervisord("pidfile", [](SupervisorSpec& s, string_view v) { s.pidfile = pidfile_path(v); }),
     supervisord("nodaemon", [](SupervisorSpec& s, string_view v) { s.nodaemon = parse_bool(v); }),
     // Accepted with no effect.
     supervisord("silent", nullptr),
     supervisord("minprocs", nullptr),
-    supervisord("strip_ansi", nullptr),
     not_yet(supervisord("require_gpu", nullptr)),
     not_yet(supervisord("hold_on_fatal", nullptr)),
 });
@@ -571,6 +559,10 @@ constexpr auto kOtherRows = std::to_array<Key>({
     loader_key("include", "files"),
     loader_key("group", "programs"),
     loader_key("group", "priority"),
+    // [eventlistener:x]'s own keys (config/listener.cc); the rest are [program]'s.
+    loader_key("eventlistener", "events"),
+    loader_key("eventlistener", "buffer_size"),
+    loader_key("eventlistener", "result_handler"),
     {.section = "rpcinterface", .name = "supervisor.rpcinterface_factory", .stage = Stage::kNone},
 });
 
@@ -592,8 +584,11 @@ std::span<const Key> all_keys() { return table(); }
 
 const Key* find_key(string_view section, string_view name) {
   const auto type = section_type(section);
+  const bool listener = section.starts_with("eventlistener");
   for (const auto& k : table()) {
-    if (k.section == type && k.name == name) return &k;
+    if ((k.section == type || (listener && k.section == "eventlistener")) && k.name == name) {
+      return &k;
+    }
   }
   return nullptr;
 }

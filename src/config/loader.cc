@@ -19,7 +19,9 @@
 
 #include "config/env.h"
 #include "config/interpolate.h"
+#include "config/key_value.h"
 #include "config/keys.h"
+#include "config/listener.h"
 
 namespace podvisor::config {
 namespace {
@@ -151,6 +153,15 @@ void warn_keys(const IniSection& section, std::vector<std::string>& warnings) {
   }
 }
 
+// environment= as supervisord reads it may skip more than a ',' between pairs: say so.
+void note_environment(const SectionReader& r, std::vector<std::string>& warnings) {
+  if (!r.has("environment")) return;
+  for (const auto& note : parse_key_value_pairs(r.text("environment", "")).notes) {
+    warnings.push_back(fmt::format("{}: [{}] environment: {}",
+                                   location_text(r.where("environment")), r.section().name, note));
+  }
+}
+
 // The [program] keys of one stage that the section sets, in the table's order.
 void apply_program_keys(const SectionReader& r, Stage stage, ProgramSpec& p) {
   for (const auto& key : all_keys()) {
@@ -172,24 +183,15 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
   for (const auto& key : all_keys()) {
     if (key.section == "supervisord") r.apply(key, key.supervisord, spec);
   }
+  note_environment(r, warnings);
 }
 
 // [unix_http_server], [inet_http_server]: the control server's sockets.
-// SUPERVISOR_UNIX_HTTP_SERVER_FILE=none (or empty) means no socket, as in single-command mode;
-// `file=none` in a file keeps supervisord's meaning (a socket named "none").
-bool off_by_environment(const IniSection& section) {
-  const auto it = section.values.find("file");
-  if (it == section.values.end() || !it->second.where.file.starts_with("SUPERVISOR_")) return false;
-  const auto value = to_lower(trim(it->second.text));
-  return value.empty() || value == "none";
-}
-
 void read_servers(const IniDocument& doc, const Expansions& names, SupervisorSpec& spec) {
   for (const bool inet : {false, true}) {
     const auto* section = doc.find(inet ? "inet_http_server" : "unix_http_server");
     if (!section) continue;
     SectionReader r(*section, doc.defaults, names);
-    if (!inet && off_by_environment(*section)) continue;
     HttpServerSpec server;
     // Unknown keys are expanded too: a bad %(name)s is an error wherever it is.
     for (const auto& [key, value] : section->values) {
@@ -305,15 +307,42 @@ void resolve_dependencies(SupervisorSpec& spec, const std::map<std::string, Loca
   }
 }
 
+// An [eventlistener:x]'s own keys; its pool starts before the programs and stops after them
+// (supervisord's pool priority -1) unless it sets a priority.
+void read_listener(const SectionReader& r, ProgramSpec& p) {
+  ListenerKeys keys;
+  for (auto [key, slot] : {std::pair{"events", &keys.events},
+                           {"buffer_size", &keys.buffer_size},
+                           {"result_handler", &keys.result_handler}}) {
+    if (r.has(key)) *slot = r.text(key, "");
+  }
+  try {
+    p.listener = parse_listener(r.section().name, keys);
+  } catch (const ListenerError& e) {
+    throw ConfigError(e.key.empty() ? r.section().where : r.where(e.key), e.what());
+  }
+  if (p.redirect_stderr) {
+    throw ConfigError(r.where("redirect_stderr"),
+                      fmt::format("[{}] section sets redirect_stderr=true but this "
+                                  "is not allowed because it will interfere with "
+                                  "the eventlistener protocol",
+                                  r.section().name));
+  }
+  if (!r.has("priority")) p.priority = -1;
+  p.stdout_log.events_enabled = false;  // stdout is the protocol channel
+}
+
 void read_programs(const IniDocument& doc, const Expansions& environ_names,
-                   const std::map<std::string, std::string>& group_of, SupervisorSpec& spec) {
+                   const std::map<std::string, std::string>& group_of, SupervisorSpec& spec,
+                   std::vector<std::string>& warnings) {
   const auto node = host_node_name();
   std::map<std::string, Location> dependency_lines;  // program → its depends_on key
   for (const auto& section : doc.sections) {
-    if (!section.name.starts_with("program:")) continue;
+    const bool listener = section.name.starts_with("eventlistener:");
+    if (!section.name.starts_with("program:") && !listener) continue;
     std::string program;
     try {
-      program = parse_name(section.name.substr(8));
+      program = parse_name(section.name.substr(section.name.find(':') + 1));
     } catch (const ValueError& e) {
       throw ConfigError(section.where, fmt::format("[{}]: {}", section.name, e.what()));
     }
@@ -335,6 +364,7 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
     if (base.stopasgroup && !base.killasgroup) {
       throw r.fail("killasgroup", "cannot set stopasgroup=true and killasgroup=false");
     }
+    if (listener) read_listener(r, base);
     if (r.has("depends_on")) dependency_lines[program] = r.where("depends_on");
     const auto numprocs = r.get("numprocs", 1L, parse_numprocs);
     const auto numprocs_start = r.get("numprocs_start", 0L, parse_numprocs_start);
@@ -353,6 +383,7 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       r.add_names({{"process_num", std::to_string(num)}, {"numprocs", std::to_string(numprocs)}});
       // Like supervisord: the program's environment is expanded, then extends ENV_*.
       apply_program_keys(r, Stage::kEnvironment, p);
+      if (num == numprocs_start) note_environment(r, warnings);
       Expansions env_names;
       for (const auto& [k, v] : p.environment) env_names["ENV_" + k] = v;
       r.add_names(env_names);
@@ -387,9 +418,9 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
   resolve_dependencies(spec, dependency_lines);
 }
 
-void apply_overrides(IniDocument& doc, const std::vector<std::string>& environ,
+void apply_overrides(IniDocument& doc, const std::vector<std::string>& overrides,
                      std::vector<std::string>& warnings) {
-  for (const auto& entry : environ) {
+  for (const auto& entry : overrides) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos) continue;
     const auto o = parse_override(std::string_view(entry).substr(0, eq),
@@ -433,7 +464,8 @@ void read_includes(IniDocument& doc, const std::string& main_file, const Expansi
 }  // namespace
 
 SupervisorSpec load_config(const std::string& path, const std::vector<std::string>& environ,
-                           std::vector<std::string>& warnings) {
+                           std::vector<std::string>& warnings,
+                           const std::vector<std::string>& overrides) {
   SupervisorSpec spec;
   spec.config_file = absolute(path);
   IniDocument doc;
@@ -448,7 +480,7 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
   top["here"] = dir_of(spec.config_file);
   top["host_node_name"] = host_node_name();
   read_includes(doc, spec.config_file, top);
-  apply_overrides(doc, environ, warnings);
+  apply_overrides(doc, overrides, warnings);
 
   for (const auto& section : doc.sections) {
     const auto type = section.name.substr(0, section.name.find(':'));
@@ -458,7 +490,8 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
       continue;
     }
     warn_keys(section, warnings);
-    if (type != "program" && type != "supervisord" && type != "group" && type != "include") {
+    if (type != "program" && type != "supervisord" && type != "group" && type != "include" &&
+        type != "eventlistener") {
       auto& kept = spec.other_sections[section.name];
       for (const auto& [k, v] : section.values) kept[k] = v.text;
     }
@@ -467,7 +500,7 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
   read_servers(doc, top, spec);
   // [supervisord] environment= extends ENV_* for the programs, as in supervisord.
   for (const auto& [k, v] : spec.environment) names["ENV_" + k] = v;
-  read_programs(doc, names, read_groups(doc, top), spec);
+  read_programs(doc, names, read_groups(doc, top), spec, warnings);
   return spec;
 }
 

@@ -1,5 +1,5 @@
-// Reads a supervisord.conf (with its [include] files and the SUPERVISOR_* overrides of the
-// environment) into a validated SupervisorSpec, exactly as supervisord reads it.
+// Reads a supervisord.conf (with its [include] files and the overrides of supervisord's
+// flags) into a validated SupervisorSpec, exactly as supervisord reads it.
 #pragma once
 
 #include <optional>
@@ -12,9 +12,13 @@
 namespace podvisor::config {
 
 // Throws ConfigError ("file:line: message") on the first error. Warnings: unknown
-// sections and keys, settings that have no effect.
+// sections and keys, settings that have no effect. `environ` serves %(ENV_x)s only: as
+// supervisord, the file is never changed by SUPERVISOR_* variables (Laravel Sail sets
+// SUPERVISOR_PHP_COMMAND for itself). `overrides` ("SUPERVISOR_{SECTION}_{KEY}=VALUE",
+// supervisord's command-line flags) win over the file.
 SupervisorSpec load_config(const std::string& path, const std::vector<std::string>& environ,
-                           std::vector<std::string>& warnings);
+                           std::vector<std::string>& warnings,
+                           const std::vector<std::string>& overrides = {});
 
 // The first file supervisord would use when none is given, relative to the directory of
 // the running binary for the first two candidates.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/event_types.h"
 #include "config/values.h"
 
 namespace podvisor::config {
@@ -24,6 +25,8 @@ struct LogSpec {
   std::string path;  // kFile; for kAuto, chosen at start in childlogdir
   uint64_t maxbytes = 50 * 1024 * 1024;
   int backups = 10;
+  // stdout_events_enabled / stderr_events_enabled: each chunk is a PROCESS_LOG event.
+  bool events_enabled = false;
   bool operator==(const LogSpec&) const = default;
 };
 
@@ -46,6 +49,13 @@ struct Dependency {
   std::string name;
   Condition condition = Condition::kReady;
   bool operator==(const Dependency&) const = default;
+};
+
+// What makes a program an [eventlistener:x] pool process (docs/eventlisteners.md).
+struct ListenerSpec {
+  std::vector<EventType> events;  // as subscribed: abstract types match their subtypes
+  int buffer_size = 10;
+  bool operator==(const ListenerSpec&) const = default;
 };
 
 struct ProgramSpec {
@@ -102,6 +112,8 @@ struct ProgramSpec {
   std::vector<Dependency> depends_on;
   // Runs once to completion; an expected exit is "done" and never restarted.
   bool oneshot = false;
+  // Set for an [eventlistener:x] process: its stdin and stdout speak the event protocol.
+  std::optional<ListenerSpec> listener;
 
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;
@@ -154,6 +166,8 @@ struct SupervisorSpec {
   long minfds = 1024;
   std::optional<bool> log_prefix;
   LogFormat log_format = LogFormat::kText;
+  // ANSI escape sequences removed from the programs' output (supervisord's strip_ansi).
+  bool strip_ansi = false;
   std::string config_file;  // "" in single-command mode
   std::optional<HttpServerSpec> unix_server;
   std::optional<HttpServerSpec> inet_server;

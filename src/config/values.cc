@@ -9,6 +9,7 @@
 #include <csignal>
 #include <utility>
 
+#include "config/key_value.h"
 #include "config/pattern.h"
 #include "config/spec.h"
 #include "os/address.h"
@@ -352,44 +353,7 @@ std::string_view to_string(LogLevel l) {
 }
 
 std::map<std::string, std::string> parse_environment(std::string_view text) {
-  std::map<std::string, std::string> out;
-  size_t i = 0;
-  auto skip_ws = [&] {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  };
-  auto fail = [&](std::string_view why) {
-    return ValueError(
-        fmt::format("'{}' is not a KEY=value list ({} at character {})", text, why, i + 1));
-  };
-  skip_ws();
-  while (i < text.size()) {
-    const auto eq = text.find('=', i);
-    if (eq == std::string_view::npos) throw fail("missing '='");
-    auto key = trim(text.substr(i, eq - i));
-    if (key.empty() || key.find_first_of(" \t,\"'") != std::string::npos) throw fail("bad key");
-    i = eq + 1;
-    skip_ws();
-    std::string value;
-    if (i < text.size() && (text[i] == '"' || text[i] == '\'')) {
-      const char quote = text[i++];
-      const auto close = text.find(quote, i);
-      if (close == std::string_view::npos) throw fail("unclosed quote");
-      value = std::string(text.substr(i, close - i));
-      i = close + 1;
-      skip_ws();
-    } else {
-      const auto comma = text.find(',', i);
-      value = trim(text.substr(i, comma == std::string_view::npos ? text.npos : comma - i));
-      i = comma == std::string_view::npos ? text.size() : comma;
-    }
-    if (i < text.size()) {
-      if (text[i] != ',') throw fail("expected ','");
-      ++i;
-      skip_ws();
-    }
-    out[key] = std::move(value);
-  }
-  return out;
+  return parse_key_value_pairs(text).values;
 }
 
 }  // namespace podvisor::config

@@ -30,8 +30,7 @@ int parse_signal(std::string_view text);
 std::vector<int> parse_exitcodes(std::string_view text);
 Autorestart parse_autorestart(std::string_view text);
 LogLevel parse_loglevel(std::string_view text);
-// supervisord's `environment=` syntax: KEY=value pairs separated by commas, values may be
-// quoted with ' or " to hold commas.
+// supervisord's `environment=` syntax, read as supervisord reads it (config/key_value.h).
 std::map<std::string, std::string> parse_environment(std::string_view text);
 
 // supervisord's byte sizes: a number with an optional KB, MB or GB suffix (any case).

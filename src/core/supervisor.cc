@@ -188,6 +188,7 @@ void Supervisor::state_changed(Process& p, State from) {
   driver_.log(config::LogLevel::kDebug,
               fmt::format("{}: {} -> {}", p.name(), to_string(from), to_string(p.state())));
   if (listener_) listener_(p, from);
+  if (event_listener_) event_listener_(p, from);
   if (!p.active() && reloading_.count(&p)) {
     settle_reloaded(p);
     // During a shutdown the stopped program still has to move the shutdown along.

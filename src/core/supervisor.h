@@ -42,6 +42,10 @@ class Supervisor final : public ProcessObserver {
   void set_listener(std::function<void(const Process&, State from)> listener) {
     listener_ = std::move(listener);
   }
+  // Hears of every state change after the listener (the event listener pools).
+  void set_event_listener(std::function<void(const Process&, State from)> listener) {
+    event_listener_ = std::move(listener);
+  }
   // SIGHUP with a re-read file, as `supervisorctl update`: added programs start, removed
   // ones stop and go, changed ones restart with their new spec.
   void update(const config::SupervisorSpec& spec);
@@ -91,6 +95,7 @@ class Supervisor final : public ProcessObserver {
   std::map<const Process*, std::string> held_back_;
   std::function<void(const Outcome&)> on_done_;
   std::function<void(const Process&, State)> listener_;
+  std::function<void(const Process&, State)> event_listener_;
   int shutdown_requests_ = 0;
   std::optional<Outcome> outcome_;  // decided; reported once nothing is active
   bool done_ = false;

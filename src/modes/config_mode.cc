@@ -53,6 +53,7 @@ std::vector<std::string> with_flags(std::vector<std::string> env, const Supervis
   add("MINFDS", f.minfds);
   add("PIDFILE", f.pidfile);
   if (f.nocleanup) add("NOCLEANUP", std::optional<std::string>(*f.nocleanup ? "true" : "false"));
+  if (f.strip_ansi) add("STRIP_ANSI", std::optional<std::string>("true"));
   return env;
 }
 
@@ -70,7 +71,7 @@ std::optional<config::SupervisorSpec> load(std::string& path, const SupervisordF
     path = *found;
   }
   try {
-    return config::load_config(path, with_flags(environment_strings(), flags), warnings);
+    return config::load_config(path, environment_strings(), warnings, with_flags({}, flags));
   } catch (const config::ConfigError& e) {
     std::cerr << "podvisor: " << e.what() << "\n";
     return std::nullopt;
@@ -254,7 +255,7 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   options.reload = [path = spec->config_file, flags, &log] {
     std::vector<std::string> reload_warnings;
     auto next =
-        config::load_config(path, with_flags(environment_strings(), flags), reload_warnings);
+        config::load_config(path, environment_strings(), reload_warnings, with_flags({}, flags));
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
     return next;
   };
@@ -267,7 +268,7 @@ int check_main(int argc, char** argv) {
   CLI::App app{
       "Checks a supervisord.conf as podvisor reads it: errors as file:line: message\n"
       "(exit 2), warnings for unknown sections and keys, and with --print the\n"
-      "effective programs after interpolation and SUPERVISOR_* overrides.",
+      "effective programs after interpolation.",
       "podvisor check"};
   std::string path;
   bool print = false;
@@ -312,7 +313,9 @@ int supervisord_main(int argc, char** argv) {
   app.add_option("-c,--configuration", path, "configuration file");
   app.add_flag("-n,--nodaemon", f.nodaemon, "run in the foreground");
   app.add_flag("-s,--silent", ignored, "accepted for compatibility");
-  app.add_flag("-t,--strip_ansi", ignored, "accepted for compatibility");
+  app.add_flag_function(
+      "-t,--strip_ansi", [&](std::int64_t) { f.strip_ansi = true; },
+      "strip ANSI escape sequences from the programs' log output");
   opt("-u,--user", f.user, "run as this user");
   opt("-d,--directory", f.directory, "directory to chdir to");
   opt("-l,--logfile", f.logfile, "supervisord's own log file");

@@ -11,7 +11,7 @@ namespace podvisor::modes {
 // Command-line values that win over the [supervisord] section (supervisord's flags).
 struct SupervisordFlags {
   std::optional<std::string> logfile, loglevel, user, directory, identifier, childlogdir;
-  std::optional<bool> nocleanup;
+  std::optional<bool> nocleanup, strip_ansi;
   std::optional<std::string> minfds, pidfile;
   bool nodaemon = false;  // -n: stay in the foreground whatever [supervisord] nodaemon says
 };

@@ -6,11 +6,15 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "config/env.h"
 #include "modes/config_mode.h"
+#include "modes/generated_config.h"
+#include "modes/requirements.h"
 #include "output/log.h"
 #include "runtime/runtime.h"
 
@@ -22,7 +26,8 @@ constexpr int kBadEnvironment = 1;  // as standard-supervisor does for a bad val
 
 constexpr const char* kEnvironmentHelp = R"(
 Environment (standard-supervisor compatible):
-  PROCESS_AUTO_RECOVERY=true|false   restart the command whenever it exits (default true)
+  PROCESS_AUTO_RECOVERY=true|false   restart the command whenever it exits (default true;
+                                     empty: run it once)
   PROCESS_MAX_START_RETRIES=N        restarts allowed before giving up and exiting 1 (0-100,
                                      default 3); a run that stayed up restart_reset seconds
                                      (default 300) resets the count
@@ -30,12 +35,12 @@ Environment (standard-supervisor compatible):
   SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
                                      SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
                                      [program:app] startsecs startretries stopsignal
-                                     stopwaitsecs stopasgroup killasgroup exitcodes
+                                     stopwaitsecs stopasgroup killasgroup exitcodes (255)
                                      autorestart environment directory restart_reset
                                      backoff_max ready ready_timeout ready_interval
                                      ready_status live live_interval live_failures
                                      (docs/readiness.md); [supervisord] loglevel
-                                     environment; [unix_http_server] file (default
+                                     environment logfile; [unix_http_server] file (default
                                      /tmp/podvisor.sock, none: off) chmod chown username
                                      password; [inet_http_server] port username password
 
@@ -61,18 +66,36 @@ class PodvisorFormatter : public CLI::Formatter {
   }
 };
 
-int run_single_command(const config::CommandLine& cli) {
+// As standard-supervisor, MHCS's steps come first: the model's requirements are installed,
+// then (when supervised) the effective configuration is written for supervisorctl.
+int run_single_command(const config::CommandLine& cli, bool standard_supervisor) {
   output::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
+  const auto env = environment_strings();
   std::vector<std::string> warnings;
   config::SupervisorSpec spec;
+  bool recovery = true;
   try {
-    spec = config::single_command_spec(cli, environment_strings(), warnings);
+    spec = config::single_command_spec(cli, env, warnings);
+    recovery = cli.recovery.value_or(config::auto_recovery(env));
   } catch (const config::EnvError& e) {
     log.log(config::LogLevel::kCritical, e.what());
     return kBadEnvironment;
   }
   log.set_level(spec.loglevel);
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
+  std::optional<GeneratedConfig> generated;
+  if (standard_supervisor) {
+    if (const int status = install_requirements(cli.argv, env, log); status != 0) {
+      return status;
+    }
+    // Unsupervised (PROCESS_AUTO_RECOVERY off), MHCS runs no supervisord and writes no file.
+    try {
+      if (recovery) generated.emplace(spec, env);
+    } catch (const std::runtime_error& e) {
+      log.log(config::LogLevel::kCritical, e.what());
+      return kBadEnvironment;
+    }
+  }
   runtime::RuntimeOptions options;
   options.terminal = isatty(STDIN_FILENO) == 1;
   return runtime::run_supervisor(std::move(spec), options, log);
@@ -84,7 +107,16 @@ int standard_supervisor_main(int argc, char** argv) {
   const std::string usage =
       "Usage: standard-supervisor CMD [ARGS...]\n\n"
       "Runs CMD under podvisor as program 'app': restarts it when it exits, exits 1 when\n"
-      "restarts run out, forwards signals, reaps every child.\n";
+      "restarts run out, forwards signals, reaps every child.\n\n"
+      "Before the launch, as model-hosting-container-standards does:\n"
+      "  STANDARD_AUTO_INSTALL_REQ=true   install $SAGEMAKER_MODEL_PATH/requirements.txt\n"
+      "                                   (default /opt/ml/model; --find-links its\n"
+      "                                   requirements/ folder) with uv or pip into CMD's\n"
+      "                                   python; a failed install exits 1\n"
+      "  STANDARD_PIP_ARGS=ARGS           the installer's arguments instead\n"
+      "  SUPERVISOR_CONFIG_PATH=FILE      where the effective supervisord.conf is written\n"
+      "                                   (default /tmp/supervisord.conf, removed at exit);\n"
+      "                                   supervisorctl -c FILE reaches podvisor\n";
   if (argc == 2 && (std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h")) {
     std::cout << usage << kEnvironmentHelp;
     return 0;
@@ -94,12 +126,15 @@ int standard_supervisor_main(int argc, char** argv) {
     return 0;
   }
   if (argc < 2) {
-    std::cerr << "standard-supervisor: No command provided\n" << usage;
-    return kUsageError;
+    // MHCS's words and status, which scripts may look for.
+    std::cerr << "ERROR: No launch command provided\n"
+                 "Usage: standard-supervisor <launch_command> [args...]\n"
+                 "Example: standard-supervisor vllm serve model --host 0.0.0.0 --port 8080\n";
+    return kBadEnvironment;
   }
   config::CommandLine cli;
   cli.argv.assign(argv + 1, argv + argc);
-  return run_single_command(cli);
+  return run_single_command(cli, true);
 }
 
 int podvisor_main(int argc, char** argv) {
@@ -158,7 +193,7 @@ int podvisor_main(int argc, char** argv) {
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;
   if (no_restart) cli.recovery = false;
-  return run_single_command(cli);
+  return run_single_command(cli, false);
 }
 
 }  // namespace podvisor::modes

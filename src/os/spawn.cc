@@ -88,6 +88,9 @@ struct ChildPlan {
   if (request.take_terminal && tcsetpgrp(STDIN_FILENO, getpid()) != 0) {
     child_fail(plan.report, kStepTerminal);
   }
+  if (request.stdin_fd >= 0 && dup2(request.stdin_fd, STDIN_FILENO) < 0) {
+    child_fail(plan.report, kStepDup);
+  }
   if (request.stdout_fd >= 0 && dup2(request.stdout_fd, STDOUT_FILENO) < 0) {
     child_fail(plan.report, kStepDup);
   }

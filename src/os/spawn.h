@@ -16,6 +16,7 @@ struct SpawnRequest {
   std::vector<std::string> argv;
   std::vector<std::string> env;  // "KEY=VALUE"
   std::string directory;         // "" keeps podvisor's
+  int stdin_fd = -1;             // -1 inherits podvisor's (an event listener's is a pipe)
   int stdout_fd = -1;            // -1 inherits podvisor's
   int stderr_fd = -1;
   bool take_terminal = false;  // become the foreground process group of stdin's terminal

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "output/ansi.h"
+
 namespace podvisor::output {
 namespace {
 
@@ -45,8 +47,9 @@ void PipeRelay::wait() {
                        if (ec) return;
                        // Bounded work per wake-up keeps one noisy program from starving
                        // the loop; the pipe stays readable, so the next wait fires at once.
-                       for (int i = 0; i < 16 && !(sink_ && sink_->congested()) &&
-                                       (zero_copy_ ? splice_once() : read_once());) {
+                       for (int i = 0;
+                            i < 16 && !(sink_ && sink_->congested()) &&
+                            (zero_copy_ && !strip_ansi_ ? splice_once() : read_once());) {
                          ++i;
                        }
                        if (!open()) return;
@@ -66,7 +69,13 @@ bool PipeRelay::read_once() {
   if (!open()) return false;
   const auto n = ::read(stream_.native_handle(), buffer_.data(), buffer_.size());
   if (n > 0) {
-    const std::string_view data(buffer_.data(), static_cast<size_t>(n));
+    std::string_view data(buffer_.data(), static_cast<size_t>(n));
+    if (strip_ansi_) {
+      stripped_.clear();
+      strip_escapes(data, stripped_);
+      data = stripped_;
+      if (data.empty()) return true;
+    }
     for (auto* ring : rings_) ring->append(data);
     if (sink_) sink_->write(data);
     if (observer_) observer_(data);

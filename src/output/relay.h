@@ -9,6 +9,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,6 +38,9 @@ class PipeRelay {
   // The destination gets the bytes as they are (no prefix, no JSON) and the observer needs
   // only the last ones: what lies in the pipe before the rings' window is spliced, unread.
   void zero_copy(bool on) { zero_copy_ = on; }
+  // supervisord's strip_ansi: every chunk read loses its ANSI sequences (output/ansi.h)
+  // before the rings, the destination and the observer see it; output is then always read.
+  void strip_ansi(bool on) { strip_ansi_ = on; }
   // The most any ring of a relay keeps (RingBuffer's capacity); bytes before it go unread.
   static constexpr size_t kRingWindow = 64 * 1024;
   // Reads until the pipe is empty; closes it at end of file.
@@ -59,6 +63,8 @@ class PipeRelay {
   std::vector<RingBuffer*> rings_;
   std::function<void(std::string_view)> observer_;
   bool zero_copy_ = false;
+  bool strip_ansi_ = false;
+  std::string stripped_;
   std::vector<char>& buffer_;  // shared by every relay: one loop, one read at a time
 };
 

@@ -49,6 +49,10 @@ const ProgramIo* ProgramIoTable::find(const core::Process& p) const {
 
 void ProgramIoTable::open_pipes(const core::Process& p, os::SpawnRequest& request, Pipes& pipes) {
   of(p).relays.remove_if([](const output::PipeRelay& r) { return !r.open(); });
+  if (p.spec().listener) {
+    pipes.in = output::make_pipe();
+    request.stdin_fd = pipes.in->read;
+  }
   pipes.out = output::make_pipe();
   request.stdout_fd = pipes.out->write;
   if (p.spec().redirect_stderr) {
@@ -64,6 +68,14 @@ void ProgramIoTable::attach(const core::Process& p, Pipes& pipes, bool spawned) 
     if (!pipe) continue;
     ::close(pipe->write);
     if (!spawned) ::close(pipe->read);
+  }
+  if (pipes.in) {
+    ::close(pipes.in->read);
+    if (spawned && stdin_hook_) {
+      stdin_hook_(p, pipes.in->write);
+    } else {
+      ::close(pipes.in->write);
+    }
   }
   if (!spawned || !pipes.out) return;
   auto& io = of(p);
@@ -98,6 +110,7 @@ void ProgramIoTable::count_shared_streams() {
     };
     if (on_streams(p.stdout_log) || on_streams(p.stderr_log)) ++programs_on_podvisor_streams_;
   }
+  if (groups_hook_) groups_hook_();
 }
 
 // Starts relaying one of a program's pipes (stream 0: stdout, 1: stderr) to where its
@@ -129,7 +142,8 @@ void ProgramIoTable::relay(const core::Process& p, ProgramIo& io, int read_fd, i
   }
   // Bytes that go out as they came in need not pass through podvisor (a log: probe reads
   // every line).
-  const bool zero_copy = destination && !formatter &&
+  const bool zero_copy = destination && !formatter && !log.events_enabled &&
+                         !(p.spec().listener && stream == 0) &&
                          !(p.spec().ready && p.spec().ready->kind == config::ProbeSpec::Kind::kLog);
   try {
     io.relays.emplace_back(io_, read_fd, destination, std::move(rings), buffer_,
@@ -143,6 +157,7 @@ void ProgramIoTable::relay(const core::Process& p, ProgramIo& io, int read_fd, i
     return;
   }
   io.relays.back().zero_copy(zero_copy);
+  io.relays.back().strip_ansi(spec_.strip_ansi);
   io.relays.back().observe(
       [this, &p, stream](std::string_view chunk) { on_output(p, stream, chunk); });
   io.relays.back().start();
@@ -152,6 +167,7 @@ void ProgramIoTable::relay(const core::Process& p, ProgramIo& io, int read_fd, i
 // next attempt come early (servers print as they start listening).
 void ProgramIoTable::on_output(const core::Process& p, int stream, std::string_view chunk) {
   auto& io = of(p);
+  if (output_hook_) output_hook_(p, stream, chunk);
   if (!io.log_watchers[stream].empty()) notify_watchers(io.log_watchers[stream]);
   if (!io.readiness || io.readiness->done()) return;
   io.readiness->nudge();

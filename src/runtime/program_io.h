@@ -80,6 +80,7 @@ class ProgramIoTable {
   // descriptors), leaving in `pipes` what it opened, for attach() to close.
   struct Pipes {
     std::optional<output::Pipe> out, err;
+    std::optional<output::Pipe> in;  // an event listener's stdin
   };
   void open_pipes(const core::Process& p, os::SpawnRequest& request, Pipes& pipes);
   // After the spawn: closes the write ends, and relays the read ends when it succeeded.
@@ -98,6 +99,19 @@ class ProgramIoTable {
   // The file a stream (0 stdout, 1 stderr) is logged to: the one open, else the configured
   // path ("" for none).
   std::string log_path(const core::Process& p, int stream) const;
+
+  // The event listener pools hear of every chunk of output (PROCESS_LOG, a listener's
+  // answers) and take each listener's stdin pipe.
+  using OutputHook = std::function<void(const core::Process&, int stream, std::string_view)>;
+  using StdinHook = std::function<void(const core::Process&, int fd)>;
+  // Called when the set of programs may have changed (add, remove, reload), with spec
+  // already the new one: PROCESS_GROUP_ADDED/REMOVED.
+  using GroupsHook = std::function<void()>;
+  void set_event_hooks(OutputHook output, StdinHook stdin_opened, GroupsHook groups) {
+    output_hook_ = std::move(output);
+    stdin_hook_ = std::move(stdin_opened);
+    groups_hook_ = std::move(groups);
+  }
   // Empties both logs of p; false on an I/O error.
   bool clear(const core::Process& p);
 
@@ -116,6 +130,9 @@ class ProgramIoTable {
   std::vector<char> buffer_;
   std::map<const core::Process*, std::unique_ptr<ProgramIo>> programs_;
   int programs_on_podvisor_streams_ = 0;
+  OutputHook output_hook_;
+  StdinHook stdin_hook_;
+  GroupsHook groups_hook_;
 };
 
 }  // namespace podvisor::runtime

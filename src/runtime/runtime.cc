@@ -19,6 +19,7 @@
 #include "output/sink.h"
 #include "runtime/control_backend.h"
 #include "runtime/driver.h"
+#include "runtime/event_listeners.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
 #include "runtime/shutdown.h"
@@ -46,6 +47,16 @@ class Runtime {
         supervisor_(spec_, driver_, [this](const core::Supervisor::Outcome& o) { finish(o); }),
         backend_(loop_, supervisor_, programs_, main_log_, spec_, options.reload, log) {
     driver_.route_exits_to(supervisor_);
+    programs_.set_event_hooks(
+        [this](const core::Process& p, int stream, std::string_view chunk) {
+          listeners_.output(p, stream, chunk);
+        },
+        [this](const core::Process& p, int fd) { listeners_.stdin_opened(p, fd); },
+        [this] { listeners_.sync_groups(); });
+    supervisor_.set_event_listener([this](const core::Process& p, core::State from) {
+      if (supervisor_.shutting_down()) listeners_.stopping();
+      listeners_.state_changed(p, from);
+    });
     // podvisor's own lines go through the same sink as relayed output, so they never
     // split a relayed line.
     auto* log_sink = spec_.logfile == "/dev/stdout" ? &stdout_sink_ : &stderr_sink_;
@@ -99,7 +110,10 @@ class Runtime {
     }
     write_pidfile();
     if (options_.ready) options_.ready();
-    guarded("starting the programs", [this] { supervisor_.start_all(); });
+    guarded("starting the programs", [this] {
+      listeners_.start();
+      supervisor_.start_all();
+    });
     // Loading and expanding the configuration (numprocs) left freed heap behind: give it
     // back, so idle RSS is what the programs' bookkeeping needs.
     (void)malloc_trim(0);
@@ -157,6 +171,7 @@ class Runtime {
       case SIGQUIT:
         log_.log(LogLevel::kWarn,
                  fmt::format("received {} indicating exit request", config::signal_name(sig)));
+        listeners_.stopping();
         supervisor_.request_shutdown();
         break;
       case SIGHUP:
@@ -262,6 +277,7 @@ class Runtime {
   MainLog main_log_;
   ProgramIoTable programs_;
   Driver driver_;
+  EventListeners listeners_{loop_.io(), spec_, log_};
   core::Supervisor supervisor_;
   ControlBackend backend_;
   std::unique_ptr<control::Routes> routes_;

@@ -18,6 +18,8 @@ Options standard_supervisor(const TempDir& dir, std::vector<std::string> args,
   o.argv = {link};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.env = std::move(env);
+  // The generated supervisord.conf stays in the test's directory, not /tmp.
+  o.env.emplace("SUPERVISOR_CONFIG_PATH", dir / "supervisord.conf");
   return o;
 }
 
@@ -51,8 +53,8 @@ TEST(StandardSupervisor, NoCommandIsAnError) {
   TempDir dir;
   const auto r = run(standard_supervisor(dir, {}));
   ASSERT_TRUE(r.code.has_value()) << r.describe();
-  EXPECT_NE(*r.code, 0) << r.describe();
-  EXPECT_NE(r.err.find("No command provided"), std::string::npos) << r.describe();
+  EXPECT_EQ(*r.code, 1) << r.describe();  // MHCS's status and words
+  EXPECT_NE(r.err.find("ERROR: No launch command provided"), std::string::npos) << r.describe();
 }
 
 TEST(StandardSupervisor, Help) {

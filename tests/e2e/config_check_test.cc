@@ -113,14 +113,17 @@ TEST(ConfigErrors, MissingFileExits2) {
   EXPECT_NE(check.err.find(missing), std::string::npos) << check.describe();
 }
 
-// A SUPERVISOR_* override with a bad value is an error too, naming the variable.
-TEST(ConfigErrors, BadOverrideNamesTheVariable) {
+// A bad value of a supervisord flag is an error too, naming the flag's key.
+TEST(ConfigErrors, BadFlagValueIsAnError) {
   TempDir dir;
   const auto conf =
       write_config(dir, "[supervisord]\nlogfile=/dev/null\n[program:x]\ncommand=sleep 1\n");
-  const auto r = run(podvisor_config(conf, {{"SUPERVISOR_PROGRAM__X_STARTSECS", "soon"}}));
+  auto options = podvisor_config(conf);
+  options.exe = podvisor_binary();
+  options.argv = {"supervisord", "-n", "-c", conf, "--minfds", "many"};
+  const auto r = run(options);
   ASSERT_EQ(r.code, 2) << r.describe();
-  EXPECT_NE(r.err.find("SUPERVISOR_PROGRAM__X_STARTSECS"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("minfds"), std::string::npos) << r.describe();
   EXPECT_EQ(r.err.find("spawned:"), std::string::npos) << r.describe();
 }
 
@@ -178,8 +181,8 @@ key=value
   EXPECT_EQ(c.out(), "ran\n") << c.describe();
 }
 
-// --print shows the effective programs: after %(...)s interpolation, numprocs expansion and
-// SUPERVISOR_* overrides.
+// --print shows the effective programs: after %(...)s interpolation and numprocs expansion;
+// SUPERVISOR_* variables do not change the file (supervisord never reads them).
 TEST(ConfigCheck, PrintShowsEffectivePrograms) {
   TempDir dir;
   const auto conf = write_config(dir, R"([supervisord]
@@ -208,11 +211,11 @@ stderr_logfile=%(here)s/err_%(process_num)02d.log
   EXPECT_EQ(r.out.find("%(ENV_"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find(dir / "err_05.log"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find(dir / "err_06.log"), std::string::npos) << r.describe();
-  // x's block says startsecs 7 (the override), not 3 (the file).
+  // x's block says startsecs 3 (the file), not 7 (the variable).
   const auto x = r.out.find("[program:x]");
   ASSERT_NE(x, std::string::npos);
   const auto x_block = r.out.substr(x, r.out.find("[program:", x + 1) - x);
-  EXPECT_NE(x_block.find("startsecs = 7"), std::string::npos) << x_block;
+  EXPECT_NE(x_block.find("startsecs = 3"), std::string::npos) << x_block;
   EXPECT_NE(r.err.find("ok, 3 program(s)"), std::string::npos) << r.describe();
 }
 

@@ -521,32 +521,6 @@ files = conf.d/*.conf
   EXPECT_FALSE(exists(dir / "events")) << c.describe();
 }
 
-// SUPERVISOR_{SECTION}_{KEY} overrides apply in config mode too: the command and startsecs
-// come from the environment (with startsecs=10 from the file, the quick exit would have
-// been a failed start).
-TEST(ConfigRun, EnvironmentOverridesApply) {
-  TempDir dir;
-  const auto conf = write_config(dir, R"([supervisord]
-logfile=/dev/null
-
-[program:x]
-command=sh -c 'echo from-file'
-startsecs=10
-autorestart=false
-stdout_logfile=/dev/stdout
-)");
-  Child c(podvisor_config(conf, {{"SUPERVISOR_PROGRAM__X_COMMAND", "sh -c 'echo from-env'"},
-                                 {"SUPERVISOR_PROGRAM__X_STARTSECS", "0"}}));
-  ASSERT_TRUE(c.wait_stderr("exited: x (exit status 0; expected)")) << c.describe();
-  EXPECT_NE(c.err().find("success: x entered RUNNING state, process has stayed up for > than 0 "
-                         "seconds (startsecs)"),
-            std::string::npos)
-      << c.describe();
-  c.signal(SIGTERM);
-  ASSERT_EQ(c.wait_exit(), 0) << c.describe();
-  EXPECT_EQ(c.out(), "from-env\n") << c.describe();
-}
-
 // Without -c and without a command, podvisor looks where supervisord does, starting with
 // ./supervisord.conf.
 TEST(ConfigRun, FindsSupervisordConfInTheWorkingDirectory) {

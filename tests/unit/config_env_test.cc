@@ -45,6 +45,8 @@ TEST(ParseOverride, IgnoresOtherVariablesAndTheOnesPodvisorSets) {
   EXPECT_FALSE(parse_override("PATH", "/bin"));
   EXPECT_FALSE(parse_override("SUPERVISOR_ENABLED", "1"));
   EXPECT_FALSE(parse_override("SUPERVISOR_PROCESS_NAME", "app"));
+  // standard-supervisor's file path, not a setting (MHCS skips it too).
+  EXPECT_FALSE(parse_override("SUPERVISOR_CONFIG_PATH", "/tmp/x.conf"));
 }
 
 SupervisorSpec spec_for(std::vector<std::string> env, std::vector<std::string>* warnings = nullptr,
@@ -72,6 +74,31 @@ TEST(SingleCommandSpec, Defaults) {
   EXPECT_EQ(p.backoff_max, 30s);
   EXPECT_TRUE(spec.exit_on_fatal);
   EXPECT_EQ(spec.loglevel, LogLevel::kInfo);
+  // MHCS's generated program: an exit 0 (vLLM's engine died) is not "expected".
+  EXPECT_EQ(p.exitcodes, (std::vector<int>{255}));
+}
+
+// MHCS: unset is on, empty launches once unsupervised; podvisor keeps its booleans otherwise.
+TEST(SingleCommandSpec, AutoRecovery) {
+  EXPECT_TRUE(auto_recovery({}));
+  EXPECT_FALSE(auto_recovery({"PROCESS_AUTO_RECOVERY="}));
+  EXPECT_TRUE(auto_recovery({"PROCESS_AUTO_RECOVERY=1"}));
+  EXPECT_TRUE(auto_recovery({"PROCESS_AUTO_RECOVERY=yes"}));
+  EXPECT_FALSE(auto_recovery({"PROCESS_AUTO_RECOVERY=0"}));
+  EXPECT_THROW(auto_recovery({"PROCESS_AUTO_RECOVERY=maybe"}), EnvError);
+  EXPECT_EQ(spec_for({"PROCESS_AUTO_RECOVERY="}).programs[0].autorestart, Autorestart::kFalse);
+}
+
+// SUPERVISOR_SUPERVISORD_LOGFILE writes the main log to a file, as under MHCS.
+TEST(SingleCommandSpec, SupervisordLogfile) {
+  std::vector<std::string> warnings;
+  const auto spec = spec_for(
+      {"SUPERVISOR_SUPERVISORD_LOGFILE=/var/log/pv.log",
+       "SUPERVISOR_SUPERVISORD_LOGFILE_MAXBYTES=1MB", "SUPERVISOR_CONFIG_PATH=/tmp/x.conf"},
+      &warnings);
+  EXPECT_EQ(spec.logfile, "/var/log/pv.log");
+  EXPECT_EQ(spec.logfile_maxbytes, 1024u * 1024u);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
 }
 
 TEST(SingleCommandSpec, StandardSupervisorVariables) {

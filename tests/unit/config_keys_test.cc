@@ -120,7 +120,7 @@ TEST(Keys, PrintTexts) {
   p.stderr_log.target = LogTarget::kFile;
   p.stderr_log.path = "/var/log/x.log";
   p.umask = 022;
-  EXPECT_EQ(printed(p, "command"), "'sh' '-c' 'exit 0'");
+  EXPECT_EQ(printed(p, "command"), "sh -c 'exit 0'");
   EXPECT_EQ(printed(p, "exitcodes"), "0,2");
   EXPECT_EQ(printed(p, "stopsignal"), "SIGINT");
   EXPECT_EQ(printed(p, "startsecs"), "1");

@@ -25,9 +25,10 @@ class Loader : public testing::Test {
     std::ofstream(path) << text;
     return path;
   }
-  SupervisorSpec load(const std::string& text, std::vector<std::string> env = {}) {
+  SupervisorSpec load(const std::string& text, std::vector<std::string> env = {},
+                      std::vector<std::string> overrides = {}) {
     warnings_.clear();
-    return load_config(write("supervisord.conf", text), env, warnings_);
+    return load_config(write("supervisord.conf", text), env, warnings_, overrides);
   }
   const ProgramSpec& program(const SupervisorSpec& spec, const std::string& name) {
     for (const auto& p : spec.programs) {
@@ -187,9 +188,10 @@ TEST_F(Loader, IncludeGlobsRelativeToTheFileSorted) {
   EXPECT_EQ(program(spec, "b").stdout_log.path, dir_ + "/conf.d/b.log");
 }
 
-TEST_F(Loader, EnvironmentOverridesAnySectionAndKey) {
+// supervisord's flags reach the file as overrides, through the same table as the file.
+TEST_F(Loader, OverridesAnySectionAndKey) {
   const auto spec = load(
-      "[supervisord]\n[program:web]\ncommand=/bin/web\n",
+      "[supervisord]\n[program:web]\ncommand=/bin/web\n", {},
       {"SUPERVISOR_PROGRAM__WEB_STARTSECS=9", "SUPERVISOR_PROGRAM__WEB_STDOUT_LOGFILE=/dev/stdout",
        "SUPERVISOR_SUPERVISORD_EXIT_ON_FATAL=true",
        "SUPERVISOR_UNIX_HTTP_SERVER_FILE=/tmp/pv.sock"});
@@ -197,6 +199,17 @@ TEST_F(Loader, EnvironmentOverridesAnySectionAndKey) {
   EXPECT_EQ(program(spec, "web").stdout_log.target, LogTarget::kStdout);
   EXPECT_TRUE(spec.exit_on_fatal);
   EXPECT_EQ(spec.other_sections.at("unix_http_server").at("file"), "/tmp/pv.sock");
+}
+
+// As supervisord: the environment's SUPERVISOR_* variables (Laravel Sail's
+// SUPERVISOR_PHP_COMMAND) neither change the file nor draw a warning; they serve %(ENV_x)s.
+TEST_F(Loader, EnvironmentSupervisorVariablesAreNotOverrides) {
+  const auto spec =
+      load("[supervisord]\n[program:web]\ncommand=/bin/web %(ENV_SUPERVISOR_PHP_COMMAND)s\n",
+           {"SUPERVISOR_PROGRAM__WEB_STARTSECS=9", "SUPERVISOR_PHP_COMMAND=php"});
+  EXPECT_EQ(program(spec, "web").startsecs, 1s);
+  EXPECT_EQ(program(spec, "web").argv, (std::vector<std::string>{"/bin/web", "php"}));
+  EXPECT_TRUE(warnings_.empty()) << warnings_.front();
 }
 
 TEST_F(Loader, WarnsAboutUnknownKeysAndSections) {

@@ -90,10 +90,11 @@ TEST(ParseEnvironment, PairsQuotesAndErrors) {
   EXPECT_EQ(parse_environment("A=1"), (Env{{"A", "1"}}));
   EXPECT_EQ(parse_environment("A=1,B=two"), (Env{{"A", "1"}, {"B", "two"}}));
   EXPECT_EQ(parse_environment("A=\"x,y\", B='z'"), (Env{{"A", "x,y"}, {"B", "z"}}));
-  EXPECT_EQ(parse_environment("A=, B=2"), (Env{{"A", ""}, {"B", "2"}}));
-  EXPECT_EQ(parse_environment("URL=http://h:1/?a=b"), (Env{{"URL", "http://h:1/?a=b"}}));
+  // As in supervisord: '?' ends the word and is skipped, so "a=b" becomes a pair.
+  EXPECT_EQ(parse_environment("URL=http://h:1/?a=b"), (Env{{"URL", "http://h:1/"}, {"a", "b"}}));
+  EXPECT_EQ(parse_environment("URL=\"http://h:1/?a=b\""), (Env{{"URL", "http://h:1/?a=b"}}));
   EXPECT_EQ(parse_environment(""), Env{});
-  for (const char* bad : {"A", "A=\"unclosed", "=1", "A=\"x\"y"}) {
+  for (const char* bad : {"A", "A=\"unclosed", "=1", "A=\"x\" B=2", "A=, B=2"}) {
     EXPECT_THROW(parse_environment(bad), ValueError) << bad;
   }
 }

@@ -1,12 +1,14 @@
 // PipeRelay on a real loop and a real pipe: bytes reach the destination, the rings and the
 // observer; drain() empties the pipe at once; end of file closes; backpressure pauses reading.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "output/relay.h"
@@ -220,14 +222,24 @@ class SpliceRecorder final : public Destination {
   size_t spliced = 0;
 };
 
-TEST_F(Relay, ZeroCopyMovesAllButTheWindowAndTheRingsStayExact) {
+// A zero-copy relay into dest and ring, with 128 KiB reads; observed gets what it sees.
+class ZeroCopy : public Relay {
+ protected:
+  PipeRelay& relay_into(SpliceRecorder& dest, RingBuffer& ring, std::string& observed) {
+    relay_.emplace(io_, read_, &dest, std::vector<RingBuffer*>{&ring}, big_buffer_);
+    relay_->zero_copy(true);
+    relay_->observe([&observed](std::string_view chunk) { observed += chunk; });
+    return *relay_;
+  }
+  std::vector<char> big_buffer_ = std::vector<char>(128 * 1024);
+  std::optional<PipeRelay> relay_;
+};
+
+TEST_F(ZeroCopy, MovesAllButTheWindowAndTheRingsStayExact) {
   SpliceRecorder dest;
   RingBuffer ring;
-  std::vector<char> buffer(128 * 1024);
-  PipeRelay relay(io_, read_, &dest, {&ring}, buffer);
-  relay.zero_copy(true);
   std::string observed;
-  relay.observe([&](std::string_view chunk) { observed += chunk; });
+  auto& relay = relay_into(dest, ring, observed);
   std::string data;
   for (int i = 0; data.size() < 600 * 1024; ++i) data += "line " + std::to_string(i) + "\n";
   put(data);  // the pipe holds 1 MiB: all of it waits before the relay runs
@@ -238,6 +250,31 @@ TEST_F(Relay, ZeroCopyMovesAllButTheWindowAndTheRingsStayExact) {
   EXPECT_EQ(ring.total(), data.size());
   EXPECT_TRUE(ring.contents() == data.substr(data.size() - ring.size()));
   EXPECT_EQ(observed, data.substr(data.size() - observed.size()));
+}
+
+// strip_ansi needs every byte read: with it, nothing is spliced, and the destination, the
+// rings and the observer all get the output without its escape sequences.
+TEST_F(ZeroCopy, StripAnsiReadsEverythingAndStripsForAll) {
+  SpliceRecorder dest;
+  RingBuffer ring;
+  std::string observed;
+  auto& relay = relay_into(dest, ring, observed);
+  relay.strip_ansi(true);
+  std::string data, plain;
+  // Lines of 32 bytes: every 128 KiB read ends at a line's end, so no sequence is cut (one
+  // cut by a read would pass, as in supervisord).
+  for (int i = 0; data.size() < 300 * 1024; ++i) {
+    const auto number = fmt::format("{:017}\n", i);
+    data += "\x1b[32mline\x1b[0m " + number;
+    plain += "line " + number;
+  }
+  put(data);  // more than the rings' window waits before the relay runs
+  relay.start();
+  ASSERT_TRUE(run_until([&] { return dest.text.size() >= plain.size(); })) << dest.text.size();
+  EXPECT_EQ(dest.spliced, 0u);
+  EXPECT_TRUE(dest.text == plain);
+  EXPECT_TRUE(ring.contents() == plain.substr(plain.size() - ring.size()));
+  EXPECT_TRUE(observed == plain);
 }
 
 // The spliced bytes are never read: a ring that kept more than the window would show
