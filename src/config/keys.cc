@@ -1,7 +1,9 @@
 #include "config/keys.h"
 
 #include <fmt/format.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -400,6 +402,17 @@ LogFormat parse_log_format(string_view v) {
   throw ValueError(fmt::format("'{}' is not a log format (text or json)", v));
 }
 
+// The pidfile, checked as a log file is, and made absolute against the working directory at
+// parse time (a daemon's chdir comes later), as supervisord does. "" writes none.
+std::string pidfile_path(string_view value) {
+  auto path = existing_dirpath(trim(value));
+  if (!path.empty() && path.front() != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) != nullptr) path = fmt::format("{}/{}", cwd, path);
+  }
+  return path;
+}
+
 constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord("logfile",
                 [](SupervisorSpec& s, string_view v) { s.logfile = existing_dirpath(v); }),
@@ -437,9 +450,9 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord(
         "environment",
         [](SupervisorSpec& s, string_view v) { s.environment = parse_environment(v); }, true),
+    supervisord("pidfile", [](SupervisorSpec& s, string_view v) { s.pidfile = pidfile_path(v); }),
+    supervisord("nodaemon", [](SupervisorSpec& s, string_view v) { s.nodaemon = parse_bool(v); }),
     // Accepted with no effect.
-    supervisord("pidfile", nullptr),
-    supervisord("nodaemon", nullptr),
     supervisord("silent", nullptr),
     supervisord("minprocs", nullptr),
     not_yet(supervisord("require_gpu", nullptr)),

@@ -160,6 +160,9 @@ struct SupervisorSpec {
   int umask = 022;
   std::string user;
   std::string directory;
+  // supervisord's pidfile, absolute ("" writes none); nodaemon: stay in the foreground.
+  std::string pidfile;
+  bool nodaemon = false;
   long minfds = 1024;
   std::optional<bool> log_prefix;
   LogFormat log_format = LogFormat::kText;

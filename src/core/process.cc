@@ -100,7 +100,13 @@ void Process::start() {
 void Process::spawn() {
   const auto result = driver_.spawn(*this);
   if (result.pid <= 0) {
-    spawn_failed(result);
+    // As supervisord: each attempt enters STARTING, and a failed one leaves it for BACKOFF.
+    set_state(State::kStarting);
+    if (result.failed_child > 0) {
+      driver_.log(LogLevel::kInfo,
+                  fmt::format("spawned: '{}' with pid {}", name(), result.failed_child));
+    }
+    spawn_failed(result, result.failed_child);
     return;
   }
   pid_ = result.pid;
@@ -116,8 +122,17 @@ void Process::spawn() {
   if (!exec_pending_) begin_starting();
 }
 
-void Process::spawn_failed(const ProcessDriver::Spawned& result) {
-  driver_.log(LogLevel::kError, fmt::format("spawn error: {}", result.message));
+void Process::spawn_failed(const ProcessDriver::Spawned& result, pid_t child) {
+  // podvisor's detail, and supervisord's words around it, so searches for either match: a
+  // check before the fork is its "spawnerr: …"; a child that could not exec ran and exited
+  // 127 (its own "couldn't chdir" goes to the program's stderr under supervisord).
+  if (child <= 0 && !result.spawnerr.empty()) {
+    driver_.log(LogLevel::kInfo, fmt::format("spawnerr: {}", result.spawnerr));
+  }
+  driver_.log(LogLevel::kError, fmt::format("spawn error: {}: {}", name(), result.message));
+  if (child > 0) {
+    driver_.log(LogLevel::kWarn, fmt::format("exited: {} (exit status 127; not expected)", name()));
+  }
   spawnerr_ = result.message;
   // A missing command cannot fix itself in single-command mode; supervisord retries it
   // (another program may be installing it), and so does config mode.
@@ -157,14 +172,14 @@ void Process::on_exec() {
 void Process::on_exec_failed(const ProcessDriver::Spawned& result) {
   exec_pending_ = false;
   driver_.cancel_timer(*this);
-  pid_ = -1;
+  const pid_t failed_pid = std::exchange(pid_, -1);
   if (stop_requested_) {  // stopped before it could run: nothing to retry
     driver_.log(LogLevel::kInfo,
                 fmt::format("stopped: {} (spawn error: {})", name(), result.message));
     set_state(State::kStopped);
     return;
   }
-  spawn_failed(result);
+  spawn_failed(result, failed_pid);
 }
 
 void Process::stop() {

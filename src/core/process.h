@@ -69,6 +69,10 @@ class ProcessDriver {
     bool permanent = false;  // command missing or not executable: retrying cannot help
     // Forked, exec not confirmed yet: the driver calls on_exec, or on_exec_failed.
     bool exec_pending = false;
+    // supervisord's words for a check before the fork that failed ("can't find command 'x'").
+    std::string spawnerr = "";
+    // Forked, but the child could not exec: supervisord's "spawned", then "exited" with 127.
+    pid_t failed_child = 0;
   };
   virtual ~ProcessDriver() = default;
   virtual Clock::time_point now() const = 0;
@@ -148,7 +152,7 @@ class Process {
 
  private:
   void spawn();
-  void spawn_failed(const ProcessDriver::Spawned& result);
+  void spawn_failed(const ProcessDriver::Spawned& result, pid_t child);
   void begin_starting();  // exec'd: startsecs and readiness
   void set_state(State s);
   void fail(std::string reason, int exit_code,

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <limits.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,10 +49,11 @@ line, a "shell" interpreting actions typed interactively is started.  Use the ac
 The server URL comes from -s, else from the [supervisorctl] section of the configuration
 file (-c, else the first of ../etc/supervisord.conf and ../supervisord.conf beside the
 binary, supervisord.conf, etc/supervisord.conf, /etc/supervisord.conf and
-/etc/supervisor/supervisord.conf), whose default is http://localhost:9001. Without any
-configuration file: unix:///tmp/podvisor.sock (single-command mode's) or
-unix:///tmp/supervisor.sock if that socket exists, else
-http://localhost:9001.
+/etc/supervisor/supervisord.conf), whose default is http://localhost:9001. When that
+file was found by the search, -s is not given, and its unix socket does not answer,
+single-command mode's socket ($SUPERVISOR_UNIX_HTTP_SERVER_FILE, else
+/tmp/podvisor.sock) is used if it answers. Without any configuration file: that socket or
+unix:///tmp/supervisor.sock if it exists, else http://localhost:9001.
 
 Actions are supervisorctl's (add avail clear exit fg maintail open pid quit reload remove
 reread restart shutdown signal start status stop tail update version), with its output
@@ -275,14 +278,23 @@ void read_config(const std::string& file, Options& o) {
 }
 
 void find_server(Options& o) {
+  const bool searched = !o.configfile;
+  const bool given_url = o.serverurl.has_value();
   if (!o.configfile) o.configfile = config::find_default_config(binary_dir());
+  const auto single = single_command_socket();
   if (o.configfile) {
     read_config(*o.configfile, o);
+    // In single-command mode, a file found by the search (Debian's supervisor package puts one
+    // in /etc/supervisor) names a socket nobody serves: podvisor's own answers instead.
+    if (searched && !given_url && o.serverurl->starts_with("unix://") &&
+        !unix_socket_answers(o.serverurl->substr(7)) && unix_socket_answers(single)) {
+      o.serverurl = fmt::format("unix://{}", single);
+    }
   } else if (!o.serverurl) {
     // No configuration at all: single-command podvisor's socket, or the one supervisord's
     // sample configuration uses, when there; else supervisorctl's default.
     o.serverurl = "http://localhost:9001";
-    for (const auto path : {config::kDefaultSocket, std::string_view("/tmp/supervisor.sock")}) {
+    for (const auto path : {std::string_view(single), std::string_view("/tmp/supervisor.sock")}) {
       struct stat st {};
       if (stat(std::string(path).c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
         o.serverurl = fmt::format("unix://{}", path);
@@ -290,6 +302,28 @@ void find_server(Options& o) {
       }
     }
   }
+}
+
+std::string single_command_socket() {
+  // The variable single-command mode reads: set in an image, a `docker exec` shell has it too.
+  const char* file = std::getenv("SUPERVISOR_UNIX_HTTP_SERVER_FILE");
+  if (file == nullptr || *file == '\0' || std::string_view(file) == "none") {
+    return std::string(config::kDefaultSocket);
+  }
+  return file;
+}
+
+bool unix_socket_answers(const std::string& path) {
+  sockaddr_un address{};
+  if (path.empty() || path.size() >= sizeof address.sun_path) return false;
+  address.sun_family = AF_UNIX;
+  path.copy(address.sun_path, path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool answers =
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);  // a probe's descriptor: nothing was sent, so its close cannot lose anything
+  return answers;
 }
 
 }  // namespace podvisor::ctl

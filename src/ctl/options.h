@@ -41,7 +41,13 @@ std::string help_text(const std::string& progname);
 void read_config(const std::string& file, Options& o);
 // The configuration file (-c, else the first default one) and the server URL it or, without
 // one, the sockets that exist give. Throws UsageError.
+// A file the search found whose unix socket does not answer gives way to single-command
+// mode's socket when that one answers (an image with Debian's supervisor installed).
 void find_server(Options& o);
+// Single-command mode's socket: $SUPERVISOR_UNIX_HTTP_SERVER_FILE, else /tmp/podvisor.sock.
+std::string single_command_socket();
+// Whether something accepts connections on the unix socket at `path`.
+bool unix_socket_answers(const std::string& path);
 // os.path.normpath(os.path.abspath(os.path.expanduser(path))).
 std::string normalize_path(std::string path);
 

@@ -1,16 +1,20 @@
 #include "modes/config_mode.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <glob.h>
 #include <grp.h>
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 
 #include "config/keys.h"
@@ -47,6 +51,7 @@ std::vector<std::string> with_flags(std::vector<std::string> env, const Supervis
   add("IDENTIFIER", f.identifier);
   add("CHILDLOGDIR", f.childlogdir);
   add("MINFDS", f.minfds);
+  add("PIDFILE", f.pidfile);
   if (f.nocleanup) add("NOCLEANUP", std::optional<std::string>(*f.nocleanup ? "true" : "false"));
   if (f.strip_ansi) add("STRIP_ANSI", std::optional<std::string>("true"));
   return env;
@@ -115,6 +120,92 @@ bool apply_process_settings(const config::SupervisorSpec& spec) {
   return true;
 }
 
+// Why podvisor stays in the foreground although the file asks for a daemon: the daemon's
+// parent exits, and where that parent is the container's main process, the container ends.
+std::optional<std::string> foreground_reason() {
+  if (getpid() == 1) return "podvisor is PID 1, and a daemon's parent exits (ending the container)";
+  const pid_t parent = getppid();
+  if (parent == 0) {
+    return "podvisor's parent is outside its PID namespace (podvisor is the container's main "
+           "process), and a daemon's parent exits";
+  }
+  if (parent != 1) return std::nullopt;
+  // An init that only runs its one child (docker run --init) ends the container with it.
+  std::ifstream in("/proc/1/comm");
+  std::string init;
+  if (!std::getline(in, init)) return std::nullopt;
+  for (const auto* name : {"tini", "docker-init", "dumb-init", "catatonit"}) {
+    if (init == name) {
+      return fmt::format(
+          "its parent is {} (PID 1), which ends the container when podvisor's "
+          "first process exits",
+          init);
+    }
+  }
+  return std::nullopt;
+}
+
+// supervisord's daemonize: fork, the parent exits 0, the child leads a new session with
+// stdio on /dev/null (umask and directory are already applied). Unlike supervisord's, the
+// parent waits until the daemon listens and has written its pidfile, and exits with the
+// daemon's status when it dies first. Returns the parent's exit status; nullopt in the
+// daemon, with `ready_fd` to close once ready.
+std::optional<int> daemonize(int& ready_fd, const std::string& logfile, output::Logger& log) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    std::cerr << fmt::format("podvisor: cannot daemonize: pipe: {}\n", std::strerror(errno));
+    return kConfigError;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::cerr << fmt::format("podvisor: cannot daemonize: fork: {}\n", std::strerror(errno));
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return kConfigError;
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    char byte = 0;
+    ssize_t n;
+    do {
+      n = ::read(fds[0], &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    ::close(fds[0]);
+    if (n == 1) {
+      log.log(config::LogLevel::kDebug, "supervisord forked; parent exiting");
+      return 0;
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    std::cerr << fmt::format(
+        "podvisor: the daemon ended with status {} before it was ready; its log: {}\n", code,
+        logfile.empty() ? "none (set [supervisord] logfile, or run with -n)" : logfile);
+    return code;
+  }
+  ::close(fds[0]);
+  ready_fd = fds[1];
+  // A fresh child is never a group leader, so setsid cannot fail; /dev/null always opens.
+  (void)setsid();
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    for (int fd = 0; fd < 3; ++fd) (void)dup2(null, fd);  // dup2 clears close-on-exec
+    if (null > 2) ::close(null);
+  }
+  return std::nullopt;
+}
+
+void tell_parent_ready(int& ready_fd, const output::Logger& log) {
+  if (ready_fd < 0) return;
+  if (::write(ready_fd, "1", 1) != 1) {
+    log.log(config::LogLevel::kWarn,
+            fmt::format("cannot tell the parent the daemon is ready: {}", std::strerror(errno)));
+  }
+  ::close(ready_fd);
+  ready_fd = -1;
+}
+
 void print_program(const config::ProgramSpec& p) {
   std::string block =
       fmt::format("[program:{}]  ; from {}\ngroup = {}\n", p.name, p.where, p.group);
@@ -134,14 +225,33 @@ std::vector<std::string> environment_strings() {
 }
 
 int run_config_file(std::string path, const SupervisordFlags& flags, const char* argv0) {
+  // A daemon that supervisorctl restarted (re-exec) is still the daemon: no second fork.
+  const bool reexecuted = std::getenv(runtime::kDaemonizedVariable) != nullptr;
+  if (reexecuted && ::unsetenv(runtime::kDaemonizedVariable) != 0) return kConfigError;
   std::vector<std::string> warnings;
   auto spec = load(path, flags, argv0, warnings);
   if (!spec) return kConfigError;
   output::Logger log(STDERR_FILENO, spec->loglevel);
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
   if (!apply_process_settings(*spec)) return kConfigError;
-  log.log(config::LogLevel::kInfo, fmt::format("read config {}", spec->config_file));
   runtime::RuntimeOptions options;
+  options.notes.push_back(fmt::format("read config {}", spec->config_file));
+  options.daemonized = reexecuted;
+  int ready_fd = -1;
+  if (!reexecuted && !flags.nodaemon && !spec->nodaemon) {
+    if (const auto why = foreground_reason()) {
+      log.log(config::LogLevel::kInfo,
+              fmt::format("not daemonizing: {}; staying in the foreground", *why));
+    } else {
+      if (const auto parent_status = daemonize(ready_fd, spec->logfile, log)) return *parent_status;
+      options.daemonized = true;
+      options.notes.push_back("daemonizing the supervisord process");
+      if (!spec->directory.empty()) {
+        options.notes.push_back(fmt::format("set current directory: '{}'", spec->directory));
+      }
+      options.ready = [&ready_fd, &log] { tell_parent_ready(ready_fd, log); };
+    }
+  }
   options.reload = [path = spec->config_file, flags, &log] {
     std::vector<std::string> reload_warnings;
     auto next =
@@ -149,7 +259,9 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
     return next;
   };
-  return runtime::run_supervisor(std::move(*spec), options, log);
+  const int status = runtime::run_supervisor(std::move(*spec), options, log);
+  if (ready_fd >= 0) ::close(ready_fd);  // never ready: the parent reports the status
+  return status;
 }
 
 int check_main(int argc, char** argv) {
@@ -186,8 +298,9 @@ int check_main(int argc, char** argv) {
 
 int supervisord_main(int argc, char** argv) {
   CLI::App app{
-      "podvisor answering as supervisord: runs a supervisord.conf in the foreground\n"
-      "(-n is implied: podvisor never daemonizes).",
+      "podvisor answering as supervisord: runs a supervisord.conf; without -n (or\n"
+      "nodaemon=true) it daemonizes as supervisord does, except as PID 1 or under an init\n"
+      "such as tini, where that would end the container.",
       "supervisord"};
   std::string path;
   SupervisordFlags f;
@@ -198,7 +311,7 @@ int supervisord_main(int argc, char** argv) {
         names, [&target](const std::string& v) { target = v; }, help);
   };
   app.add_option("-c,--configuration", path, "configuration file");
-  app.add_flag("-n,--nodaemon", ignored, "run in the foreground (always true)");
+  app.add_flag("-n,--nodaemon", f.nodaemon, "run in the foreground");
   app.add_flag("-s,--silent", ignored, "accepted for compatibility");
   app.add_flag_function(
       "-t,--strip_ansi", [&](std::int64_t) { f.strip_ansi = true; },
@@ -210,7 +323,7 @@ int supervisord_main(int argc, char** argv) {
   opt("-i,--identifier", f.identifier, "identifier");
   opt("-q,--childlogdir", f.childlogdir, "directory for AUTO child logs");
   opt("-a,--minfds", f.minfds, "minimum file descriptors");
-  app.add_option("-j,--pidfile", ignored_text, "accepted for compatibility (no pid file)");
+  opt("-j,--pidfile", f.pidfile, "write podvisor's pid to this file");
   app.add_option("-y,--minprocs", ignored_text, "accepted for compatibility");
   app.add_flag_function(
       "-k,--nocleanup", [&](std::int64_t) { f.nocleanup = true; }, "keep AUTO child logs");

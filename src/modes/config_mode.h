@@ -12,11 +12,13 @@ namespace podvisor::modes {
 struct SupervisordFlags {
   std::optional<std::string> logfile, loglevel, user, directory, identifier, childlogdir;
   std::optional<bool> nocleanup, strip_ansi;
-  std::optional<std::string> minfds;
+  std::optional<std::string> minfds, pidfile;
+  bool nodaemon = false;  // -n: stay in the foreground whatever [supervisord] nodaemon says
 };
 
 // Runs FILE, or the file supervisord would find when path is empty. Exit status 2 for a
-// bad or missing file.
+// bad or missing file. Without -n or nodaemon=true it daemonizes as supervisord does, unless
+// that would end the container (podvisor is PID 1, say): then it says why and stays.
 int run_config_file(std::string path, const SupervisordFlags& flags, const char* argv0);
 int check_main(int argc, char** argv);
 int supervisord_main(int argc, char** argv);

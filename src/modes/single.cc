@@ -55,7 +55,8 @@ class PodvisorFormatter : public CLI::Formatter {
  public:
   std::string make_usage(const CLI::App*, std::string) const override {
     return "\nUsage: podvisor [OPTIONS] [--] CMD [ARGS...]   supervise CMD as program 'app'\n"
-           "       podvisor -c FILE                      run the programs of a supervisord.conf\n"
+           "       podvisor [-n] -c FILE                 run the programs of a supervisord.conf\n"
+           "                                             (as a daemon without -n, as supervisord)\n"
            "       podvisor check [-c FILE] [--print]    validate a supervisord.conf\n"
            "       podvisor wait TARGET... [--timeout S] wait until http/tcp/exec/file targets "
            "are ready\n"
@@ -151,7 +152,11 @@ int podvisor_main(int argc, char** argv) {
   std::string log_level, max_retries, config_file;
   bool no_restart = false;
   app.add_option("-c,--configuration", config_file,
-                 "run the programs of this supervisord.conf instead of CMD");
+                 "run the programs of this supervisord.conf instead of CMD; without -n (or "
+                 "nodaemon=true) podvisor daemonizes as supervisord does, unless it is PID 1");
+  SupervisordFlags flags;
+  app.add_flag("-n,--nodaemon", flags.nodaemon,
+               "with -c: stay in the foreground (CMD always runs in the foreground)");
   app.add_option("--log-level", log_level,
                  "debug, info, warn, error or critical (overrides LOG_LEVEL)");
   app.add_option("--max-retries", max_retries,
@@ -184,7 +189,7 @@ int podvisor_main(int argc, char** argv) {
     std::cerr << "podvisor: no command after --\n";
     return kUsageError;
   }
-  if (cli.argv.empty()) return run_config_file(config_file, {}, argv[0]);
+  if (cli.argv.empty()) return run_config_file(config_file, flags, argv[0]);
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;
   if (no_restart) cli.recovery = false;

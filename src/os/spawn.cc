@@ -119,6 +119,37 @@ struct ChildPlan {
   return pid;
 }
 
+// Python's repr of a str, for the quotes supervisord's messages put around a path.
+std::string python_repr(const std::string& text) {
+  const char quote =
+      text.find('\'') != std::string::npos && text.find('"') == std::string::npos ? '"' : '\'';
+  return fmt::format("{}{}{}", quote, text, quote);
+}
+
+// supervisord's check_execv_args wording for a command podvisor could not find or run. Its
+// lookup takes the first PATH entry where stat() succeeds, even a directory (execvp skips it).
+std::string supervisord_spawnerr(const std::string& name, const std::string& path) {
+  std::string found;
+  struct stat st {};
+  if (name.find('/') != std::string::npos) {
+    if (stat(name.c_str(), &st) == 0) found = name;
+  } else {
+    for (size_t start = 0; start <= path.size() && found.empty();) {
+      auto end = path.find(':', start);
+      if (end == std::string::npos) end = path.size();
+      const auto candidate = fmt::format("{}/{}", path.substr(start, end - start), name);
+      if (stat(candidate.c_str(), &st) == 0) found = candidate;
+      start = end + 1;
+    }
+  }
+  if (found.empty()) return fmt::format("can't find command {}", python_repr(name));
+  if (S_ISDIR(st.st_mode)) return fmt::format("command at {} is a directory", python_repr(found));
+  if ((st.st_mode & 0111) == 0) {
+    return fmt::format("command at {} is not executable", python_repr(found));
+  }
+  return fmt::format("no permission to run command {}", python_repr(found));
+}
+
 }  // namespace
 
 std::optional<std::string> find_executable(const std::string& name, const std::string& path,
@@ -197,6 +228,7 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
   if (request.argv.empty()) {
     result.error = EINVAL;
     result.message = "empty command";
+    result.spawnerr = "command is empty";
     result.command_unusable = true;
     return result;
   }
@@ -209,6 +241,7 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
   if (!exe) {
     result.error = lookup_error;
     result.message = fmt::format("{}: {}", request.argv[0], std::strerror(lookup_error));
+    result.spawnerr = supervisord_spawnerr(request.argv[0], path);
     result.command_unusable = true;
     return result;
   }
@@ -274,7 +307,9 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    return failed_spawn(failure, request.argv[0], request.directory);
+    auto failed = failed_spawn(failure, request.argv[0], request.directory);
+    failed.failed_child = pid;
+    return failed;
   }
   return result;
 }

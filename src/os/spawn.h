@@ -33,6 +33,11 @@ struct SpawnResult {
   std::string message;            // "vllm: No such file or directory"
   bool command_unusable = false;  // not found or not executable: retrying will not help
   int exec_report = -1;           // without wait_exec: readable once the child has exec'd
+  // supervisord's words when a check before the fork failed ("can't find command 'x'").
+  std::string spawnerr = "";
+  // Forked, but the child could not exec (reaped here): supervisord reports such a child as
+  // spawned, then exited with status 127.
+  pid_t failed_child = 0;
 };
 
 // Forks and execs. With `wait_exec` it returns once the child has exec'd (or failed to);

@@ -80,7 +80,10 @@ core::ProcessDriver::Spawned Driver::spawn(core::Process& p) {
   // Without a Supervisor to route the exit to, nobody would settle a pending exec.
   auto result = os::spawn(request, /*wait_exec=*/supervisor_ == nullptr);
   programs_.attach(p, pipes, result.pid > 0);
-  if (result.pid <= 0) return {result.pid, result.error, result.message, result.command_unusable};
+  if (result.pid <= 0) {
+    return {result.pid, result.error,    result.message,     result.command_unusable,
+            false,      result.spawnerr, result.failed_child};
+  }
   bool pending = false;
   if (result.exec_report >= 0) pending = watch_exec(p, io, result.exec_report);
   if (supervisor_) {

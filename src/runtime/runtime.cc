@@ -1,5 +1,6 @@
 #include "runtime/runtime.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <malloc.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "control/server/routes.h"
 #include "core/supervisor.h"
 #include "os/descendants.h"
+#include "os/io.h"
 #include "output/sink.h"
 #include "runtime/control_backend.h"
 #include "runtime/driver.h"
@@ -91,6 +93,7 @@ class Runtime {
     }
     log_.log(LogLevel::kInfo,
              fmt::format("podvisor {} started with pid {}", PODVISOR_VERSION, getpid()));
+    for (const auto& note : options_.notes) log_.log(LogLevel::kInfo, note);
     // Children from before podvisor (bash's `exec > >(tee log)` reader) are nobody's
     // leftovers: reaped when they end, never signalled, waited for at exit.
     inherited_ = os::own_children();
@@ -105,6 +108,8 @@ class Runtime {
       stderr_sink_.flush(kFlushLimit);
       return 2;
     }
+    write_pidfile();
+    if (options_.ready) options_.ready();
     guarded("starting the programs", [this] {
       listeners_.start();
       supervisor_.start_all();
@@ -128,11 +133,18 @@ class Runtime {
       stderr_sink_.write(crash_report(*outcome_->failed, programs_.find(*outcome_->failed)));
     }
     const int status = outcome_ ? outcome_->exit_code : 2;
+    // A re-exec writes it again, with the same pid: a `kill $(cat pidfile)` meanwhile works.
+    if (!backend_.restart_requested()) remove_pidfile();
     log_.log(LogLevel::kInfo, fmt::format("podvisor exiting with status {}", status));
     // Last: the report and the final line go through the sinks too, behind relayed output.
     stdout_sink_.flush(kFlushLimit);
     stderr_sink_.flush(kFlushLimit);
-    if (backend_.restart_requested()) reexec(log_);
+    if (backend_.restart_requested()) {
+      if (options_.daemonized && ::setenv(kDaemonizedVariable, "1", 1) != 0) {
+        log_.log(LogLevel::kWarn, fmt::format("restart: {}", std::strerror(errno)));
+      }
+      reexec(log_);
+    }
     return status;
   }
 
@@ -172,6 +184,38 @@ class Runtime {
         log_.log(LogLevel::kDebug, fmt::format("forwarding {}", config::signal_name(sig)));
         supervisor_.forward_signal(sig);
         break;
+    }
+  }
+
+  // supervisord's write_pidfile: "<pid>\n", over whatever was there; a failure is logged
+  // and podvisor goes on, as supervisord does.
+  void write_pidfile() {
+    pidfile_ = spec_.pidfile;  // a reload does not move it, as in supervisord
+    if (pidfile_.empty()) return;
+    const int fd = ::open(pidfile_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int error = errno;
+    bool written = false;
+    if (fd >= 0) {
+      written = os::write_all(fd, fmt::format("{}\n", getpid()));
+      error = errno;
+      if (::close(fd) != 0 && written) {
+        written = false;
+        error = errno;
+      }
+    }
+    if (!written) {
+      log_.log(LogLevel::kCritical,
+               fmt::format("could not write pidfile {}: {}", pidfile_, std::strerror(error)));
+      pidfile_.clear();
+      return;
+    }
+    log_.log(LogLevel::kInfo, fmt::format("supervisord started with pid {}", getpid()));
+  }
+
+  void remove_pidfile() {
+    if (!pidfile_.empty() && ::unlink(pidfile_.c_str()) != 0 && errno != ENOENT) {
+      log_.log(LogLevel::kWarn,
+               fmt::format("cannot remove pidfile {}: {}", pidfile_, std::strerror(errno)));
     }
   }
 
@@ -241,6 +285,7 @@ class Runtime {
   std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs
   std::optional<core::Supervisor::Outcome> outcome_;
   std::vector<pid_t> inherited_;  // children from before podvisor started, still running
+  std::string pidfile_;           // the one this podvisor wrote, removed at exit
 };
 
 }  // namespace

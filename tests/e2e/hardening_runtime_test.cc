@@ -75,7 +75,7 @@ TEST_P(FdExhaustionAtStart, SomeSpawnsFailAndTheRestRun) {
     conf +=
         "\n[program:p" + std::to_string(i) + "]\ncommand=sleep 30\nstartsecs=0\nstartretries=1\n";
   }
-  Child c(with_fd_limit(GetParam(), {"-c", write_config(dir, conf)}));
+  Child c(with_fd_limit(GetParam(), {"-n", "-c", write_config(dir, conf)}));
   ASSERT_TRUE(c.wait_stderr("Too many open files")) << c.describe();
   ASSERT_TRUE(c.wait_stderr("entered FATAL state")) << c.describe();
   ASSERT_FALSE(c.exited()) << c.describe();
@@ -160,7 +160,7 @@ autorestart=false
 stdout_logfile=/dev/stdout
 stdout_logfile_maxbytes=0
 )");
-  Child c(tee_then_podvisor(file, "-c " + shell_quote(conf)));
+  Child c(tee_then_podvisor(file, "-n -c " + shell_quote(conf)));
   ASSERT_TRUE(c.wait_file(file, "exited: count (exit status 0")) << c.describe();
   c.signal(SIGTERM);
   ASSERT_EQ(c.wait_exit(), 0) << c.describe();

@@ -121,6 +121,28 @@ TempDir::~TempDir() {
 
 // ---- Child ----
 
+namespace {
+
+// podvisor (or podvisor as supervisord) running a config file (-c, or none given: the one
+// supervisord would find), with no -n: it would daemonize.
+bool wants_daemon(const std::vector<std::string>& argv) {
+  const auto slash = argv[0].rfind('/');
+  const auto name = argv[0].substr(slash == std::string::npos ? 0 : slash + 1);
+  if (name != "podvisor" && name != "supervisord") return false;
+  if (argv.size() > 1 && (argv[1] == "check" || argv[1] == "ctl" || argv[1] == "wait")) {
+    return false;
+  }
+  bool config = argv.size() == 1;
+  for (const auto& a : argv) {
+    if (a == "--") break;
+    if (a == "-n" || a == "--nodaemon") return false;
+    if (a == "-c" || a.starts_with("--configuration")) config = true;
+  }
+  return config;
+}
+
+}  // namespace
+
 Options podvisor(std::vector<std::string> args,
                  std::map<std::string, std::optional<std::string>> env) {
   Options o;
@@ -167,6 +189,7 @@ Child::Child(const Options& options) {
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_copy = options.argv;
+  if (!options.daemon && wants_daemon(argv_copy)) argv_copy.insert(argv_copy.begin() + 1, "-n");
   for (auto& a : argv_copy) argv.push_back(a.data());
   argv.push_back(nullptr);
 

@@ -54,6 +54,9 @@ struct Options {
   // Extra descriptors the process inherits (each open on /dev/null), as a careless parent
   // might pass them.
   std::vector<int> extra_fds;
+  // Config mode (podvisor or supervisord with -c) without -n daemonizes as supervisord does;
+  // the harness adds -n unless this is set, so a test follows the process it started.
+  bool daemon = false;
 };
 
 // Shorthand: podvisor ARGS... (argv[0] is the binary's path).

@@ -12,8 +12,11 @@ TEST(SpawnError, CommandNotFoundExits127Once) {
   // Recovery on (the default): still no retry.
   const auto r = run(podvisor({"--", "no-such-cmd-xyz", "--serve"}));
   ASSERT_EQ(r.code, 127) << r.describe();
-  EXPECT_EQ(count(r.err, "spawn error: no-such-cmd-xyz: No such file or directory"), 2u)
+  EXPECT_EQ(count(r.err, "no-such-cmd-xyz: No such file or directory"), 2u)
       << "once as the log line, once as the report's reason\n"
+      << r.describe();
+  EXPECT_EQ(count(r.err, "INFO spawnerr: can't find command 'no-such-cmd-xyz'"), 1u)
+      << "supervisord's words too\n"
       << r.describe();
   EXPECT_EQ(count(r.err, "ERRO spawn error:"), 1u) << "tried once\n" << r.describe();
   EXPECT_EQ(r.err.find("spawned:"), std::string::npos) << r.describe();
@@ -80,7 +83,8 @@ TEST(SpawnError, RecoveryOnRetriesAFailedStart) {
   const auto r = run(podvisor({"--", "true"}, {{"PROCESS_MAX_START_RETRIES", "1"},
                                                {"SUPERVISOR_PROGRAM__APP_DIRECTORY", missing}}));
   ASSERT_EQ(r.code, 1) << r.describe();
-  EXPECT_EQ(count(r.err, "ERRO spawn error: couldn't chdir to " + missing), 2u) << r.describe();
+  EXPECT_EQ(count(r.err, "ERRO spawn error: app: couldn't chdir to " + missing), 2u)
+      << r.describe();
   EXPECT_NE(r.err.find("gave up: app entered FATAL state"), std::string::npos) << r.describe();
 }
 

@@ -136,8 +136,8 @@ final_events=(
 # EVENT has no time or pid: "spawned", "success", "exited (exit status 1; not expected)",
 # "spawn error", "gave up", "stopped (terminated by SIGTERM)". DETAIL is the rest of the
 # message where it is free text (the reason of gave up, the text of a spawn error), shown
-# but not compared. A spawn error names no program in either supervisor's wording
-# (supervisord: "spawnerr: can't find command 'X'", podvisor: "spawn error: X: ..."), so it
+# but not compared. supervisord's "spawnerr: can't find command 'X'" (podvisor logs it too,
+# beside its own "spawn error: NAME: ..." detail, which is skipped) names no program, so it
 # is attributed by the command, the only one that cannot be found here.
 events() {  # LOG
   awk -F'\t' 'BEGIN { OFS = "\t" }
@@ -156,9 +156,11 @@ events() {  # LOG
       } else if (match(msg, /^gave up: [^ ]+ entered FATAL state/)) {
         split(msg, w, " "); detail = msg; sub(/^[^,]*, */, "", detail)
         print w[3], "gave up", level, detail
-      } else if (msg ~ /^(spawnerr|spawn error): / && msg ~ /\/nonexistent\/podvisor-difftest/) {
+      } else if (msg ~ /^spawn error: /) {
+        next  # podvisor detail, beside supervisord words (spawnerr, exited)
+      } else if (msg ~ /^spawnerr: / && msg ~ /\/nonexistent\/podvisor-difftest/) {
         print "missing", "spawn error", level, msg
-      } else if (msg ~ /^(spawnerr|spawn error): /) {
+      } else if (msg ~ /^spawnerr: /) {
         print "?", "spawn error", level, msg
       }
     }' "$1"

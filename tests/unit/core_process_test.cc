@@ -147,7 +147,7 @@ TEST(Process, FailedExecIsASpawnError) {
   EXPECT_EQ(p.state(), State::kFatal);
   EXPECT_EQ(p.fatal_exit_code(), 126);
   EXPECT_EQ(p.pid(), -1);
-  EXPECT_TRUE(d.logged("spawn error: server: Exec format error"));
+  EXPECT_TRUE(d.logged("spawn error: app: server: Exec format error"));
 
   FakeDriver d2;
   d2.exec_pending = true;
@@ -353,6 +353,39 @@ TEST(Process, StopDuringBackoffCancelsTheRestart) {
   EXPECT_FALSE(d.timer.has_value());
 }
 
+// supervisord's words beside podvisor's detail: a check before the fork is "spawnerr: …"; a
+// child that could not exec was spawned and exited 127. Each attempt enters STARTING first.
+TEST(Process, SpawnFailuresAlsoInSupervisordsWords) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.name = "web";
+  spec.count_every_exit = false;  // config mode
+  spec.startretries = 1;
+  ProcessDriver::Spawned missing{-1, ENOENT, "/no/web: No such file or directory", true};
+  missing.spawnerr = "can't find command '/no/web'";
+  ProcessDriver::Spawned nodir{-1, ENOENT, "couldn't chdir to /srv: No such file or directory"};
+  nodir.failed_child = 4242;
+  d.spawn_errors = {missing, nodir};
+  Process p(spec, d);
+  p.start();
+  EXPECT_EQ(p.state(), State::kBackoff);
+  d.advance(1s);
+  EXPECT_EQ(p.state(), State::kFatal);
+  const std::vector<std::string> want = {
+      "spawnerr: can't find command '/no/web'",
+      "spawn error: web: /no/web: No such file or directory",
+      "spawned: 'web' with pid 4242",
+      "spawn error: web: couldn't chdir to /srv: No such file or directory",
+      "exited: web (exit status 127; not expected)",
+      "gave up: web entered FATAL state, too many start retries too quickly",
+  };
+  std::vector<std::string> got;
+  for (const auto& l : d.lines) {
+    if (!l.starts_with("web restarts")) got.push_back(l);
+  }
+  EXPECT_EQ(got, want);
+}
+
 TEST(Process, MissingCommandIsFatalAtOnceWith127) {
   FakeDriver d;
   d.spawn_errors.push_back({-1, ENOENT, "vllm: No such file or directory", true});
@@ -360,7 +393,7 @@ TEST(Process, MissingCommandIsFatalAtOnceWith127) {
   p.start();
   EXPECT_EQ(p.state(), State::kFatal);
   EXPECT_EQ(p.fatal_exit_code(), 127);
-  EXPECT_TRUE(d.logged("spawn error: vllm: No such file or directory"));
+  EXPECT_TRUE(d.logged("spawn error: app: vllm: No such file or directory"));
   d.spawn_errors.push_back({-1, EACCES, "x: Permission denied", true});
   p.start();
   EXPECT_EQ(p.fatal_exit_code(), 126);

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -161,6 +163,46 @@ TEST_F(CtlConfigFile, FindServerReadsTheGivenFile) {
   o.configfile = write("[supervisorctl]\nserverurl = http://127.0.0.1:7\n");
   find_server(o);
   EXPECT_EQ(o.serverurl, "http://127.0.0.1:7");
+}
+
+// An image with Debian's supervisor has /etc/supervisor/supervisord.conf naming a socket that
+// single-command podvisor may not serve: ctl with no -c/-s then tries podvisor's own.
+TEST_F(CtlConfigFile, ASearchedFilesDeadSocketGivesWayToSingleCommandModes) {
+  const auto file = write("[supervisorctl]\nserverurl = unix://" + dir_ + "/dead.sock\n");
+  const auto live = dir_ + "/podvisor.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  live.copy(address.sun_path, live.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  ASSERT_EQ(setenv("SUPERVISOR_UNIX_HTTP_SERVER_FILE", live.c_str(), 1), 0);
+  EXPECT_EQ(single_command_socket(), live);
+  EXPECT_TRUE(unix_socket_answers(live));
+  EXPECT_FALSE(unix_socket_answers(dir_ + "/dead.sock"));
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir_);  // the search finds etc/supervisord.conf here
+
+  Options searched;
+  find_server(searched);
+  EXPECT_EQ(searched.serverurl, "unix://" + live);
+  Options given;  // -c names the file: its socket, answered or not
+  given.configfile = file;
+  find_server(given);
+  EXPECT_EQ(given.serverurl, "unix://" + dir_ + "/dead.sock");
+  Options url;  // -s wins
+  url.serverurl = "unix:///elsewhere.sock";
+  find_server(url);
+  EXPECT_EQ(url.serverurl, "unix:///elsewhere.sock");
+  ::close(fd);
+  Options nobody;  // neither answers: the file's, for its error message
+  find_server(nobody);
+  EXPECT_EQ(nobody.serverurl, "unix://" + dir_ + "/dead.sock");
+
+  std::filesystem::current_path(cwd);
+  ASSERT_EQ(unsetenv("SUPERVISOR_UNIX_HTTP_SERVER_FILE"), 0);
+  EXPECT_EQ(single_command_socket(), "/tmp/podvisor.sock");
 }
 
 }  // namespace
