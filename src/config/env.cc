@@ -85,9 +85,6 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   program.stopasgroup = true;
   program.killasgroup = true;
   program.count_every_exit = true;
-  // As MHCS's generated program: no status is "expected", so an app that exits 0 (vLLM when
-  // its engine dies) is a failure to restart, even with autorestart=unexpected.
-  program.exitcodes = {255};
   program.main = true;
   program.group = program.program = program.name;
   program.stdout_log.target = LogTarget::kStdout;
@@ -118,6 +115,10 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
   bool recovery = auto_recovery(environ);
   if (cli.recovery) recovery = *cli.recovery;
   program.autorestart = recovery ? Autorestart::kTrue : Autorestart::kFalse;
+  // Supervised, as MHCS's generated program: only 255 is "expected", so an app that exits 0
+  // (vLLM when its engine dies) is a failure to restart, even with autorestart=unexpected.
+  // Run once (recovery off), there is no program section in MHCS: a clean exit is expected.
+  program.exitcodes = recovery ? std::vector<int>{255} : std::vector<int>{0};
   if (retries_env) {
     apply("PROCESS_MAX_START_RETRIES", *retries_env,
           [&](auto v) { program.startretries = parse_max_retries(v); });
