@@ -71,6 +71,8 @@ class Supervisor final : public ProcessObserver {
   void continue_stopping();
   void check_done();
   void sort_programs();
+  // Starts those with autostart among programs just added, in start order.
+  void start_in_order(std::vector<Process*> added);
   void settle_reloaded(Process& p);
   // Starts p now if its depends_on conditions hold, else holds it back until they do.
   void start_program(Process& p);
