@@ -178,6 +178,36 @@ priority=1
   EXPECT_EQ(spec.programs[2].startsecs, 0s);
 }
 
+TEST_F(Loader, GroupPriorityAndProgramsOrder) {
+  const auto spec = load(R"([supervisord]
+[group:comfy]
+programs=comfyui_integration , comfyui
+priority=-5
+[group:plain]
+programs=x
+[program:comfyui]
+command=/bin/c
+priority=900
+[program:comfyui_integration]
+command=/bin/ci
+priority=1000
+[program:x]
+command=/bin/x
+[program:alone]
+command=/bin/alone
+priority=7
+)");
+  EXPECT_EQ(program(spec, "comfyui").group_priority, -5);
+  EXPECT_EQ(program(spec, "comfyui").group_position, 1);
+  EXPECT_EQ(program(spec, "comfyui").priority, 900);
+  EXPECT_EQ(program(spec, "comfyui_integration").group_position, 0);
+  EXPECT_EQ(program(spec, "x").group_priority, 999);
+  EXPECT_EQ(program(spec, "alone").group_priority, std::nullopt);  // its own priority
+  EXPECT_THROW(load("[supervisord]\n[group:g]\nprograms=a\npriority=high\n[program:a]\n"
+                    "command=/x\n"),
+               ConfigError);
+}
+
 TEST_F(Loader, IncludeGlobsRelativeToTheFileSorted) {
   write("conf.d/20-b.conf", "[program:b]\ncommand=/bin/b\nstdout_logfile=%(here)s/b.log\n");
   write("conf.d/10-a.conf", "[program:a]\ncommand=/bin/a\n");
