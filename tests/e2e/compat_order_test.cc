@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
+#include <iostream>
 #include <regex>
 
 #include "harness.h"
@@ -26,26 +28,26 @@ struct Layout {
   Names shutdown;        // SIGTERM: the order processes are signalled in
 };
 
+// [program:NAME] running sleep, at `priority` (none: supervisord's 999). Its defaults are
+// here, not in [DEFAULT]: supervisord passes [DEFAULT] to [rpcinterface:x] as arguments too.
+std::string program(const std::string& name, std::optional<int> priority = std::nullopt,
+                    const std::string& extra = "") {
+  return "[program:" + name + "]\ncommand=sleep 1000\nstartsecs=0\nstdout_logfile=NONE\n" +
+         "stderr_logfile=NONE\n" +
+         (priority ? "priority=" + std::to_string(*priority) + "\n" : "") + extra + "\n";
+}
+
+std::string group(const std::string& name, const std::string& programs,
+                  std::optional<int> priority = std::nullopt) {
+  return "[group:" + name + "]\nprograms=" + programs + "\n" +
+         (priority ? "priority=" + std::to_string(*priority) + "\n" : "") + "\n";
+}
+
 // The issue's layout: nginx at 950, the group at 999 holding comfyui (900) and
 // comfyui_integration (1000). supervisord starts nginx, then the group; stops the group first.
 Layout issue_layout() {
-  return {R"(
-[program:nginx]
-command=sleep 1000
-priority=950
-
-[group:comfy]
-programs=comfyui,comfyui_integration
-priority=999
-
-[program:comfyui]
-command=sleep 1000
-priority=900
-
-[program:comfyui_integration]
-command=sleep 1000
-priority=1000
-)",
+  return {program("nginx", 950) + group("comfy", "comfyui,comfyui_integration", 999) +
+              program("comfyui", 900) + program("comfyui_integration", 1000),
           {"nginx", "comfyui", "comfyui_integration"},
           {"nginx", "comfy:comfyui", "comfy:comfyui_integration"},
           {"comfyui_integration", "comfyui", "nginx"}};
@@ -54,29 +56,9 @@ priority=1000
 // research-issue10.md §4, variant B: ties at 999 broken by group name, members listed in
 // the reverse of their priority order.
 Layout ties_layout() {
-  return {R"(
-[program:zeta]
-command=sleep 1000
-
-[program:nginx]
-command=sleep 1000
-priority=950
-
-[group:grp]
-programs=comfyui_integration,comfyui
-
-[program:comfyui]
-command=sleep 1000
-priority=900
-
-[program:comfyui_integration]
-command=sleep 1000
-priority=1000
-
-[program:alpha]
-command=sleep 1000
-priority=999
-)",
+  return {program("zeta") + program("nginx", 950) + group("grp", "comfyui_integration,comfyui") +
+              program("comfyui", 900) + program("comfyui_integration", 1000) +
+              program("alpha", 999),
           {"nginx", "alpha", "comfyui_integration", "comfyui", "zeta"},
           {"nginx", "alpha", "grp:comfyui", "grp:comfyui_integration", "zeta"},
           {"zeta", "comfyui_integration", "comfyui", "alpha", "nginx"}};
@@ -85,61 +67,16 @@ priority=999
 // Two groups at the same priority, programs outside them at, below and above it, and a
 // numprocs program (its processes by name, as Python sorts: w_10 before w_8).
 Layout two_groups_layout() {
-  return {R"(
-[group:b]
-programs=b1,b0
-priority=10
-
-[group:a]
-programs=a1,a2
-priority=10
-
-[program:b1]
-command=sleep 1000
-priority=1
-
-[program:b0]
-command=sleep 1000
-priority=100
-
-[program:a1]
-command=sleep 1000
-priority=50
-
-[program:a2]
-command=sleep 1000
-priority=5
-
-[program:solo]
-command=sleep 1000
-priority=10
-
-[program:first]
-command=sleep 1000
-priority=9
-
-[program:z]
-command=sleep 1000
-priority=11
-
-[program:w]
-command=sleep 1000
-priority=10
-numprocs=3
-numprocs_start=8
-process_name=w_%(process_num)d
-)",
+  return {group("b", "b1,b0", 10) + group("a", "a1,a2", 10) + program("b1", 1) +
+              program("b0", 100) + program("a1", 50) + program("a2", 5) + program("solo", 10) +
+              program("first", 9) + program("z", 11) +
+              program("w", 10, "numprocs=3\nnumprocs_start=8\nprocess_name=w_%(process_num)d\n"),
           {"first", "a1", "a2", "b1", "b0", "solo", "w_10", "w_8", "w_9", "z"},
           {"first", "a:a2", "a:a1", "b:b1", "b:b0", "solo", "w:w_10", "w:w_8", "w:w_9", "z"},
           {"z", "w_9", "w_8", "w_10", "solo", "b0", "b1", "a1", "a2", "first"}};
 }
 
-// supervisord's [DEFAULT] reaches [rpcinterface:x] too (as factory arguments): each program
-// gets its defaults itself.
 std::string config_text(const Layout& layout) {
-  const auto programs =
-      std::regex_replace(layout.programs, std::regex(R"((\[program:\S+\]\n))"),
-                         "$1startsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n");
   return R"([unix_http_server]
 file=@DIR@/s.sock
 
@@ -153,7 +90,8 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [supervisorctl]
 serverurl=unix://@DIR@/s.sock
-)" + programs;
+
+)" + layout.programs;
 }
 
 // The names that `pattern`'s first group catches, line by line, in `log` from `from` on.
@@ -257,7 +195,8 @@ struct Observed {
 
 // Boot, `stop all`, `start all` (each client in turn, podvisor's first), SIGTERM. supervisord's
 // `stop all` output depends on when its children die against its 50 ms polls (research §4:
-// one run in four differs); up to three tries are given for it to show its usual order.
+// one run in four differs, more on a loaded machine); it gets three tries to show its usual
+// order (see expect_order).
 void play(Server& s, const Layout& layout, bool supervisord, Observed& seen) {
   const size_t n = layout.boot.size();
   ASSERT_TRUE(s.wait_running(n)) << s.describe();
@@ -309,7 +248,20 @@ void expect_order(const Layout& layout, bool supervisord) {
   if (::testing::Test::HasFatalFailure()) return;
   const auto who = supervisord ? "supervisord" : "podvisor";
   EXPECT_EQ(seen.boot, layout.boot) << who << ": spawn order at boot\n" << s.describe();
-  EXPECT_EQ(seen.stop_all, with_suffix(layout.listed, ": stopped")) << who << ": stop all";
+  const auto expected_stop = with_suffix(layout.listed, ": stopped");
+  if (supervisord && seen.stop_all != expected_stop) {
+    // Some of its children died before its first look at the results in every try (its
+    // signals, checked next, still went out in this order): the same lines, in another order.
+    auto sorted = seen.stop_all, expected_sorted = expected_stop;
+    std::sort(sorted.begin(), sorted.end());
+    std::sort(expected_sorted.begin(), expected_sorted.end());
+    EXPECT_EQ(sorted, expected_sorted) << who << ": stop all";
+    std::cerr << "note: supervisord listed stop all in a timing-dependent order:";
+    for (const auto& line : seen.stop_all) std::cerr << " [" << line << "]";
+    std::cerr << "\n";
+  } else {
+    EXPECT_EQ(seen.stop_all, expected_stop) << who << ": stop all";
+  }
   EXPECT_EQ(seen.stop_signals, processes_of(layout.listed)) << who << ": stop all's signals";
   EXPECT_EQ(seen.start_all, with_suffix(layout.listed, ": started")) << who << ": start all";
   EXPECT_EQ(seen.shutdown, layout.shutdown) << who << ": shutdown's signals\n" << s.describe();

@@ -180,22 +180,22 @@ priority=1
 
 TEST_F(Loader, GroupPriorityAndProgramsOrder) {
   const auto spec = load(R"([supervisord]
+[program:comfyui]
+priority=900
+command=/bin/c
 [group:comfy]
 programs=comfyui_integration , comfyui
 priority=-5
+[program:comfyui_integration]
+priority=1000
+command=/bin/ci
 [group:plain]
 programs=x
-[program:comfyui]
-command=/bin/c
-priority=900
-[program:comfyui_integration]
-command=/bin/ci
-priority=1000
 [program:x]
 command=/bin/x
 [program:alone]
-command=/bin/alone
 priority=7
+command=/bin/alone
 )");
   EXPECT_EQ(program(spec, "comfyui").group_priority, -5);
   EXPECT_EQ(program(spec, "comfyui").group_position, 1);
