@@ -220,9 +220,9 @@ void Supervisor::stop_all() {
 }
 
 void Supervisor::continue_stopping() {
-  // As supervisord: one group at a time, the last in the start order first, and the next only
-  // once every process of that one has stopped. A program waits, whatever its group, until
-  // everything that depends on it has stopped.
+  // As supervisord: by group priority, the highest first, and the next only once every
+  // process of those has stopped (core/order.h: next_to_stop). A program waits, whatever its
+  // group, until everything that depends on it has stopped.
   const bool any_dependencies = std::any_of(programs_.begin(), programs_.end(), [](const auto& p) {
     return !p->spec().depends_on.empty();
   });

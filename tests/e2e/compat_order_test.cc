@@ -26,6 +26,9 @@ struct Layout {
   Names boot;            // spawned: lines at start
   Names listed;          // start all / stop all: their output, and the order they signal
   Names shutdown;        // SIGTERM: the order processes are signalled in
+  // How many of `shutdown`, one priority level after another, podvisor stops together (it
+  // does not wait between groups of the same priority, supervisord does).
+  std::vector<size_t> levels;
 };
 
 // [program:NAME] running sleep, at `priority` (none: supervisord's 999). Its defaults are
@@ -50,7 +53,8 @@ Layout issue_layout() {
               program("comfyui", 900) + program("comfyui_integration", 1000),
           {"nginx", "comfyui", "comfyui_integration"},
           {"nginx", "comfy:comfyui", "comfy:comfyui_integration"},
-          {"comfyui_integration", "comfyui", "nginx"}};
+          {"comfyui_integration", "comfyui", "nginx"},
+          {2, 1}};
 }
 
 // research-issue10.md §4, variant B: ties at 999 broken by group name, members listed in
@@ -61,7 +65,8 @@ Layout ties_layout() {
               program("alpha", 999),
           {"nginx", "alpha", "comfyui_integration", "comfyui", "zeta"},
           {"nginx", "alpha", "grp:comfyui", "grp:comfyui_integration", "zeta"},
-          {"zeta", "comfyui_integration", "comfyui", "alpha", "nginx"}};
+          {"zeta", "comfyui_integration", "comfyui", "alpha", "nginx"},
+          {4, 1}};
 }
 
 // Two groups at the same priority, programs outside them at, below and above it, and a
@@ -73,7 +78,8 @@ Layout two_groups_layout() {
               program("w", 10, "numprocs=3\nnumprocs_start=8\nprocess_name=w_%(process_num)d\n"),
           {"first", "a1", "a2", "b1", "b0", "solo", "w_10", "w_8", "w_9", "z"},
           {"first", "a:a2", "a:a1", "b:b1", "b:b0", "solo", "w:w_10", "w:w_8", "w:w_9", "z"},
-          {"z", "w_9", "w_8", "w_10", "solo", "b0", "b1", "a1", "a2", "first"}};
+          {"z", "w_9", "w_8", "w_10", "solo", "b0", "b1", "a1", "a2", "first"},
+          {1, 8, 1}};
 }
 
 std::string config_text(const Layout& layout) {
@@ -241,6 +247,20 @@ Names group_sequence(const Names& stopped, const Layout& layout) {
   return out;
 }
 
+// `stopped` cut into runs of layout.levels' sizes, each sorted: who stopped in each level.
+std::vector<Names> level_sets(Names stopped, const Layout& layout) {
+  std::vector<Names> out;
+  size_t at = 0;
+  for (const auto n : layout.levels) {
+    if (at + n > stopped.size()) break;
+    Names level(stopped.begin() + at, stopped.begin() + at + n);
+    std::sort(level.begin(), level.end());
+    out.push_back(level);
+    at += n;
+  }
+  return out;
+}
+
 void expect_order(const Layout& layout, bool supervisord) {
   Server s(supervisord, layout);
   Observed seen;
@@ -265,9 +285,16 @@ void expect_order(const Layout& layout, bool supervisord) {
   EXPECT_EQ(seen.stop_signals, processes_of(layout.listed)) << who << ": stop all's signals";
   EXPECT_EQ(seen.start_all, with_suffix(layout.listed, ": started")) << who << ": start all";
   EXPECT_EQ(seen.shutdown, layout.shutdown) << who << ": shutdown's signals\n" << s.describe();
-  EXPECT_EQ(group_sequence(seen.stopped, layout), group_sequence(layout.shutdown, layout))
-      << who << ": groups stopped at shutdown\n"
-      << s.describe();
+  if (supervisord) {
+    EXPECT_EQ(group_sequence(seen.stopped, layout), group_sequence(layout.shutdown, layout))
+        << who << ": groups stopped at shutdown, one after another\n"
+        << s.describe();
+  } else {
+    EXPECT_EQ(seen.stopped.size(), layout.shutdown.size()) << s.describe();
+    EXPECT_EQ(level_sets(seen.stopped, layout), level_sets(layout.shutdown, layout))
+        << who << ": priority levels stopped at shutdown, one after another\n"
+        << s.describe();
+  }
 }
 
 class CompatOrder : public ::testing::TestWithParam<Layout (*)()> {};

@@ -76,18 +76,13 @@ startsecs=0
       << c.describe();
 }
 
-// As supervisord: one group at a time, the last in start order first, and the next only
-// signalled once the previous one has stopped; a group's members together (high1 and high2
-// share [group:high]). high1, high2 and mid take 0.3 s to stop: had everything been signalled
-// at once, low would have recorded its stop first.
-TEST(ConfigRun, StopsInReverseOrderOneGroupAtATime) {
+// As supervisord: the highest priority number stops first, and the next level is only
+// signalled once the previous one has stopped. high1, high2 and mid take 0.3 s to stop: had
+// everything been signalled at once, low would have recorded its stop first.
+TEST(ConfigRun, StopsInReversePriorityOneLevelAtATime) {
   TempDir dir;
   const auto conf = write_config(dir, R"([supervisord]
 logfile=/dev/null
-
-[group:high]
-programs=high1,high2
-priority=3
 
 [program:low]
 command=sh @DATA@/lifecycle.sh low @DIR@/events
@@ -125,7 +120,7 @@ startsecs=0
   EXPECT_TRUE(stops[1] == "stop high1" || stops[1] == "stop high2") << read_file(dir / "events");
   EXPECT_EQ(stops[2], "stop mid") << read_file(dir / "events");
   EXPECT_EQ(stops[3], "stop low") << read_file(dir / "events");
-  // The same seen in podvisor's log: both of a group are told to stop before either has
+  // The same seen in podvisor's log: both of a level are told to stop before either has
   // stopped; mid is told only after both have.
   const auto& err = c.err();
   const auto wait_high1 = err.find("waiting for high1 to stop");

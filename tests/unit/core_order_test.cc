@@ -83,19 +83,21 @@ std::vector<std::string> next(const std::vector<config::ProgramSpec>& v) {
   return out;
 }
 
-TEST(NextToStop, TheLastGroupFirstItsMembersInReverseRequestOrder) {
+TEST(NextToStop, TheHighestGroupPriorityInSupervisordsSignalOrder) {
   auto v = comfy(false);
-  EXPECT_EQ(next(v), Names{"zeta"});  // 999 "zeta" is after 999 "grp"
-  std::erase_if(v, [](const auto& p) { return p.name == "zeta"; });
-  EXPECT_EQ(next(v), (Names{"comfyui_integration", "comfyui"}));  // together
-  std::erase_if(v, [](const auto& p) { return p.group == "grp"; });
-  EXPECT_EQ(next(v), Names{"alpha"});
-  std::erase_if(v, [](const auto& p) { return p.name == "alpha"; });
+  // zeta, grp and alpha share 999: signalled together, as supervisord signals them one group
+  // at a time (zeta, then grp's members by descending priority, then alpha).
+  EXPECT_EQ(next(v), (Names{"zeta", "comfyui_integration", "comfyui", "alpha"}));
+  std::erase_if(v, [](const auto& p) { return p.name != "nginx"; });
   EXPECT_EQ(next(v), Names{"nginx"});
   EXPECT_TRUE(next({}).empty());
+  // A group's priority, not its members', places it: comfyui (900) goes with its group (999).
+  const std::vector w = {program("nginx", 950), program("comfyui", 900, "comfy", 999, 0),
+                         program("comfyui_integration", 1000, "comfy", 999, 1)};
+  EXPECT_EQ(next(w), (Names{"comfyui_integration", "comfyui"}));
   // Equal member priorities: the programs= order reversed.
-  const std::vector w = {program("y", 5, "g", 1, 0), program("x", 5, "g", 1, 1)};
-  EXPECT_EQ(next(w), (Names{"x", "y"}));
+  const std::vector x = {program("y", 5, "g", 1, 0), program("x", 5, "g", 1, 1)};
+  EXPECT_EQ(next(x), (Names{"x", "y"}));
 }
 
 }  // namespace

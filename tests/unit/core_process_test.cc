@@ -507,7 +507,7 @@ config::ProgramSpec supervisord_program(std::string name, int priority) {
   return spec;
 }
 
-TEST(Supervisor, StopsOneGroupAtATimeLastFirst) {
+TEST(Supervisor, StopsByGroupPriorityHighestFirst) {
   FakeDriver d;
   config::SupervisorSpec spec;
   auto in_group = [](std::string name, int priority, int position) {
@@ -533,13 +533,14 @@ TEST(Supervisor, StopsOneGroupAtATimeLastFirst) {
   ASSERT_EQ(d.kills.size(), 1u);
   EXPECT_EQ(d.kills[0].pid, 104);
   exit_child(s, 104, killed(SIGTERM));
-  ASSERT_EQ(d.kills.size(), 2u);  // worker alone: the group grp waits for it
+  // Priority 5 together, in supervisord's order: worker (after "grp"), then a and b by
+  // descending member priority.
+  ASSERT_EQ(d.kills.size(), 4u);
   EXPECT_EQ(d.kills[1].pid, 103);
-  exit_child(s, 103, killed(SIGTERM));
-  ASSERT_EQ(d.kills.size(), 4u);  // a and b together, by descending member priority
   EXPECT_EQ(d.kills[2].pid, 102);
   EXPECT_EQ(d.kills[3].pid, 101);
   exit_child(s, 102, killed(SIGTERM));
+  exit_child(s, 103, killed(SIGTERM));
   EXPECT_EQ(d.kills.size(), 4u);  // db waits for b too
   exit_child(s, 101, exited(0));
   ASSERT_EQ(d.kills.size(), 5u);
