@@ -22,6 +22,7 @@
 #include "config/key_value.h"
 #include "config/keys.h"
 #include "config/listener.h"
+#include "config/order.h"
 
 namespace podvisor::config {
 namespace {
@@ -428,9 +429,7 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
                         fmt::format("two processes are named '{}' ({})", p.name, p.where));
     }
   }
-  std::stable_sort(spec.programs.begin(), spec.programs.end(), [](const auto& a, const auto& b) {
-    return a.priority != b.priority ? a.priority < b.priority : a.name < b.name;
-  });
+  std::stable_sort(spec.programs.begin(), spec.programs.end(), starts_before);
   resolve_dependencies(spec, dependency_lines);
 }
 

@@ -153,7 +153,7 @@ struct SupervisorSpec {
   LogLevel loglevel = LogLevel::kInfo;
   std::map<std::string, std::string> environment;
   bool exit_on_fatal = false;
-  std::vector<ProgramSpec> programs;  // by priority, then name; core/order.h has the start order
+  std::vector<ProgramSpec> programs;  // in start order (config/order.h)
   // supervisord's own log; "" is podvisor's stderr (single-command mode).
   std::string logfile;
   uint64_t logfile_maxbytes = 50 * 1024 * 1024;

@@ -1,23 +1,15 @@
-// supervisord's orders over processes: the start order (boot, shutdown), the order of requests
-// on many processes (start all, stop all, a group's), and the next processes a shutdown stops.
+// The shutdown's order over processes, by supervisord's start order (config/order.h).
 #pragma once
 
-#include <functional>
 #include <vector>
 
+#include "config/order.h"
 #include "config/spec.h"
 
 namespace podvisor::core {
 
-// Start order: groups by their priority ([group:x] priority, else the program's), then name;
-// a group's members in its programs= order, a program's processes by name. Members' own
-// priorities do not move them (options.py: process_groups_from_parser, groups.sort()).
-bool starts_before(const config::ProgramSpec& a, const config::ProgramSpec& b);
-
-// Request order (rpcinterface.py: _getAllProcesses): groups as in the start order, a group's
-// members by their own priority, ties in start order. startAllProcesses, stopAllProcesses,
-// signalAllProcesses and a group's start and stop list (and act on) processes in this order.
-bool listed_before(const config::ProgramSpec& a, const config::ProgramSpec& b);
+using config::listed_before;
+using config::starts_before;
 
 // What a shutdown stops next. `stoppable` are the active processes that may stop now. The
 // groups with the highest group priority among them stop, and the ones below wait until

@@ -203,6 +203,10 @@ command=/bin/alone
   EXPECT_EQ(program(spec, "comfyui_integration").group_position, 0);
   EXPECT_EQ(program(spec, "x").group_priority, 999);
   EXPECT_EQ(program(spec, "alone").group_priority, std::nullopt);  // its own priority
+  // In start order: the group at -5 (its programs= order), alone at 7, plain at 999.
+  std::vector<std::string> names;
+  for (const auto& p : spec.programs) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"comfyui_integration", "comfyui", "alone", "x"}));
   EXPECT_THROW(load("[supervisord]\n[group:g]\nprograms=a\npriority=high\n[program:a]\n"
                     "command=/x\n"),
                ConfigError);
