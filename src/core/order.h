@@ -18,8 +18,10 @@ using config::starts_before;
 // (supervisord.py: ordered_stop_groups_phase_1/2; process.py: stop_all). supervisord also
 // waits between groups of the same priority; podvisor does not: N programs at the default
 // priority would otherwise take N stop cycles one after the other (1,000 `sleep`s: 0.3 s to
-// 1 s here; a few slow ones can pass docker stop's 10 s). Returns indexes into `stoppable`,
-// in the order to signal them; empty when there is none.
-std::vector<size_t> next_to_stop(const std::vector<const config::ProgramSpec*>& stoppable);
+// 1 s here; a few slow ones can pass docker stop's 10 s). `stopping[i]`: stoppable[i] is
+// already stopping (it still holds its level back). Returns indexes into `stoppable` of the
+// level's processes not yet stopping, in the order to signal them; empty when there is none.
+std::vector<size_t> next_to_stop(const std::vector<const config::ProgramSpec*>& stoppable,
+                                 const std::vector<bool>& stopping);
 
 }  // namespace podvisor::core

@@ -220,6 +220,21 @@ void Supervisor::stop_all() {
 }
 
 void Supervisor::continue_stopping() {
+  // Each stop() below is a state change that comes back here: once the loop is done is soon
+  // enough (else a level of N programs is sorted N times, N deep).
+  if (stop_scratch_.busy) {
+    stop_scratch_.again = true;
+    return;
+  }
+  stop_scratch_.busy = true;
+  do {
+    stop_scratch_.again = false;
+    stop_next();
+  } while (stop_scratch_.again);
+  stop_scratch_.busy = false;
+}
+
+void Supervisor::stop_next() {
   // As supervisord: by group priority, the highest first, and the next only once every
   // process of those has stopped (core/order.h: next_to_stop). A program waits, whatever its
   // group, until everything that depends on it has stopped.
@@ -233,14 +248,18 @@ void Supervisor::continue_stopping() {
       return q.get() != &p && q->active() && needs(*q, p);
     });
   };
-  std::vector<Process*> stoppable;
-  std::vector<const config::ProgramSpec*> specs;
+  // Kept between calls (this runs at every state change of a shutdown): no allocation.
+  auto& [stoppable, specs, stopping, busy, again] = stop_scratch_;
+  stoppable.clear();
+  specs.clear();
+  stopping.clear();
   for (auto& p : programs_) {
     if (!can_stop(*p)) continue;
     stoppable.push_back(p.get());
     specs.push_back(&p->spec());
+    stopping.push_back(p->state() == State::kStopping);
   }
-  for (const auto i : next_to_stop(specs)) stoppable[i]->stop();
+  for (const auto i : next_to_stop(specs, stopping)) stoppable[i]->stop();
 }
 
 void Supervisor::start_in_order(std::vector<Process*> added) {

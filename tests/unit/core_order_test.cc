@@ -79,7 +79,9 @@ std::vector<std::string> next(const std::vector<config::ProgramSpec>& v) {
   std::vector<const config::ProgramSpec*> stoppable;
   for (const auto& p : v) stoppable.push_back(&p);
   std::vector<std::string> out;
-  for (const auto i : next_to_stop(stoppable)) out.push_back(v[i].name);
+  for (const auto i : next_to_stop(stoppable, std::vector<bool>(v.size(), false))) {
+    out.push_back(v[i].name);
+  }
   return out;
 }
 
@@ -95,6 +97,10 @@ TEST(NextToStop, TheHighestGroupPriorityInSupervisordsSignalOrder) {
   const std::vector w = {program("nginx", 950), program("comfyui", 900, "comfy", 999, 0),
                          program("comfyui_integration", 1000, "comfy", 999, 1)};
   EXPECT_EQ(next(w), (Names{"comfyui_integration", "comfyui"}));
+  // Those already stopping are not signalled again, and hold their level back.
+  const std::vector<const config::ProgramSpec*> level = {&w[0], &w[1], &w[2]};
+  EXPECT_EQ(next_to_stop(level, {false, true, false}), (std::vector<size_t>{2}));
+  EXPECT_TRUE(next_to_stop(level, {false, true, true}).empty());
   // Equal member priorities: the programs= order reversed.
   const std::vector x = {program("y", 5, "g", 1, 0), program("x", 5, "g", 1, 1)};
   EXPECT_EQ(next(x), (Names{"x", "y"}));
