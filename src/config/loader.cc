@@ -22,6 +22,7 @@
 #include "config/key_value.h"
 #include "config/keys.h"
 #include "config/listener.h"
+#include "config/order.h"
 
 namespace podvisor::config {
 namespace {
@@ -219,9 +220,16 @@ void read_servers(const IniDocument& doc, const Expansions& names, SupervisorSpe
   }
 }
 
-// [group:x] programs=a,b → program name → group name.
-std::map<std::string, std::string> read_groups(const IniDocument& doc, const Expansions& names) {
-  std::map<std::string, std::string> group_of;
+// A program's [group:x]: the group's name and priority, and where programs= lists it.
+struct GroupPlace {
+  std::string group;
+  int priority = 999;
+  int position = 0;
+};
+
+// [group:x] programs=a,b → program name → its group.
+std::map<std::string, GroupPlace> read_groups(const IniDocument& doc, const Expansions& names) {
+  std::map<std::string, GroupPlace> group_of;
   for (const auto& section : doc.sections) {
     if (!section.name.starts_with("group:")) continue;
     SectionReader r(section, doc.defaults, names);
@@ -232,6 +240,10 @@ std::map<std::string, std::string> read_groups(const IniDocument& doc, const Exp
       throw ConfigError(section.where, fmt::format("[{}]: {}", section.name, e.what()));
     }
     if (!r.has("programs")) throw r.fail("programs", "a group must list its programs");
+    const auto priority = static_cast<int>(r.get("priority", 999L, [](std::string_view v) {
+      return parse_int(v, -(1L << 31), (1L << 31) - 1);
+    }));
+    int position = 0;
     std::istringstream list(r.text("programs", ""));
     for (std::string item; std::getline(list, item, ',');) {
       const auto program = trim(item);
@@ -239,7 +251,7 @@ std::map<std::string, std::string> read_groups(const IniDocument& doc, const Exp
       if (!doc.find("program:" + program)) {
         throw r.fail("programs", fmt::format("names unknown program {}", program));
       }
-      group_of[program] = group;
+      group_of[program] = {group, priority, position++};
     }
   }
   return group_of;
@@ -333,7 +345,7 @@ void read_listener(const SectionReader& r, ProgramSpec& p) {
 }
 
 void read_programs(const IniDocument& doc, const Expansions& environ_names,
-                   const std::map<std::string, std::string>& group_of, SupervisorSpec& spec,
+                   const std::map<std::string, GroupPlace>& group_of, SupervisorSpec& spec,
                    std::vector<std::string>& warnings) {
   const auto node = host_node_name();
   std::map<std::string, Location> dependency_lines;  // program → its depends_on key
@@ -347,7 +359,8 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       throw ConfigError(section.where, fmt::format("[{}]: {}", section.name, e.what()));
     }
     const auto group_it = group_of.find(program);
-    const auto group = group_it == group_of.end() ? program : group_it->second;
+    const bool grouped = group_it != group_of.end();
+    const auto group = grouped ? group_it->second.group : program;
     Expansions common = environ_names;
     common["here"] = dir_of(section.where.file);
     common["program_name"] = program;
@@ -388,6 +401,10 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       for (const auto& [k, v] : p.environment) env_names["ENV_" + k] = v;
       r.add_names(env_names);
       apply_program_keys(r, Stage::kProcess, p);
+      if (grouped) {
+        p.group_priority = group_it->second.priority;
+        p.group_position = group_it->second.position;
+      }
       if (p.redirect_stderr) p.stderr_log.target = LogTarget::kNone;
       try {
         p.name = parse_name(expand(
@@ -412,9 +429,7 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
                         fmt::format("two processes are named '{}' ({})", p.name, p.where));
     }
   }
-  std::stable_sort(spec.programs.begin(), spec.programs.end(), [](const auto& a, const auto& b) {
-    return a.priority != b.priority ? a.priority < b.priority : a.name < b.name;
-  });
+  std::stable_sort(spec.programs.begin(), spec.programs.end(), starts_before);
   resolve_dependencies(spec, dependency_lines);
 }
 

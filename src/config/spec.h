@@ -88,6 +88,10 @@ struct ProgramSpec {
   // When this program ends for good, podvisor stops and exits with its status.
   bool main = false;
   int priority = 999;
+  // A [group:x] member's place in supervisord's order: the group's priority (unset outside a
+  // group: the program's own) and the program's position in the group's programs= list.
+  std::optional<int> group_priority;
+  int group_position = 0;
   bool autostart = true;
   std::string user;  // "" keeps podvisor's user
   uid_t uid = 0;
@@ -149,7 +153,7 @@ struct SupervisorSpec {
   LogLevel loglevel = LogLevel::kInfo;
   std::map<std::string, std::string> environment;
   bool exit_on_fatal = false;
-  std::vector<ProgramSpec> programs;  // in start order: priority, then name
+  std::vector<ProgramSpec> programs;  // in start order (config/order.h)
   // supervisord's own log; "" is podvisor's stderr (single-command mode).
   std::string logfile;
   uint64_t logfile_maxbytes = 50 * 1024 * 1024;

@@ -23,6 +23,25 @@ RequestOutcome stop_outcome(State s) {
   return is_stopped_state(s) ? RequestOutcome::kDone : RequestOutcome::kPending;
 }
 
+std::vector<size_t> result_order(
+    const std::vector<std::optional<std::chrono::milliseconds>>& settled_after) {
+  std::vector<size_t> order(settled_after.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // nullopt sorts first: at once.
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return settled_after[a] < settled_after[b]; });
+  std::vector<size_t> pass(settled_after.size(), 0);
+  for (size_t k = 1; k < order.size(); ++k) {
+    const auto &now = settled_after[order[k]], &before = settled_after[order[k - 1]];
+    const bool next = now && (!before || *now - *before >= kResultPass);
+    pass[order[k]] = pass[order[k - 1]] + (next ? 1 : 0);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return pass[a] != pass[b] ? pass[a] < pass[b] : a < b;
+  });
+  return order;
+}
+
 namespace {
 
 std::map<std::string, std::vector<const config::ProgramSpec*>> groups_of(

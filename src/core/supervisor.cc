@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/order.h"
+
 namespace podvisor::core {
 
 Supervisor::Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver,
@@ -12,6 +14,7 @@ Supervisor::Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver
   for (const auto& program : spec.programs) {
     programs_.push_back(std::make_unique<Process>(program, driver, this));
   }
+  sort_programs();
 }
 
 void Supervisor::start_all() {
@@ -118,9 +121,7 @@ void Supervisor::add_programs(const std::vector<config::ProgramSpec>& specs) {
     added.push_back(programs_.back().get());
   }
   sort_programs();
-  for (auto* p : added) {
-    if (p->spec().autostart) start_program(*p);
-  }
+  start_in_order(added);
 }
 
 bool Supervisor::remove_group(const std::string& group) {
@@ -219,9 +220,24 @@ void Supervisor::stop_all() {
 }
 
 void Supervisor::continue_stopping() {
-  // As supervisord: one priority level at a time, the highest number first, and the next
-  // level only once the previous one has stopped. A program waits, whatever its priority,
-  // until everything that depends on it has stopped.
+  // Each stop() below is a state change that comes back here: once the loop is done is soon
+  // enough (else a level of N programs is sorted N times, N deep).
+  if (stop_scratch_.busy) {
+    stop_scratch_.again = true;
+    return;
+  }
+  stop_scratch_.busy = true;
+  do {
+    stop_scratch_.again = false;
+    stop_next();
+  } while (stop_scratch_.again);
+  stop_scratch_.busy = false;
+}
+
+void Supervisor::stop_next() {
+  // As supervisord: by group priority, the highest first, and the next only once every
+  // process of those has stopped (core/order.h: next_to_stop). A program waits, whatever its
+  // group, until everything that depends on it has stopped.
   const bool any_dependencies = std::any_of(programs_.begin(), programs_.end(), [](const auto& p) {
     return !p->spec().depends_on.empty();
   });
@@ -232,20 +248,32 @@ void Supervisor::continue_stopping() {
       return q.get() != &p && q->active() && needs(*q, p);
     });
   };
-  std::optional<int> top;
-  for (const auto& p : programs_) {
-    if (can_stop(*p) && (!top || p->spec().priority > *top)) top = p->spec().priority;
-  }
-  if (!top) return;
+  // Kept between calls (this runs at every state change of a shutdown): no allocation.
+  auto& [stoppable, specs, stopping, busy, again] = stop_scratch_;
+  stoppable.clear();
+  specs.clear();
+  stopping.clear();
   for (auto& p : programs_) {
-    if (p->spec().priority == *top && can_stop(*p)) p->stop();
+    if (!can_stop(*p)) continue;
+    stoppable.push_back(p.get());
+    specs.push_back(&p->spec());
+    stopping.push_back(p->state() == State::kStopping);
+  }
+  for (const auto i : next_to_stop(specs, stopping)) stoppable[i]->stop();
+}
+
+void Supervisor::start_in_order(std::vector<Process*> added) {
+  std::stable_sort(added.begin(), added.end(), [](const auto* a, const auto* b) {
+    return starts_before(a->spec(), b->spec());
+  });
+  for (auto* p : added) {
+    if (p->spec().autostart) start_program(*p);
   }
 }
 
 void Supervisor::sort_programs() {
   std::stable_sort(programs_.begin(), programs_.end(), [](const auto& a, const auto& b) {
-    return a->spec().priority != b->spec().priority ? a->spec().priority < b->spec().priority
-                                                    : a->name() < b->name();
+    return starts_before(a->spec(), b->spec());
   });
 }
 
@@ -282,9 +310,7 @@ void Supervisor::update(const config::SupervisorSpec& spec) {
     p->forbid_restart();  // a BACKOFF settles here, and may start again with its new spec
     if (reloading_.count(p)) p->stop();
   }
-  for (auto* p : to_start) {
-    if (p->spec().autostart) start_program(*p);
-  }
+  start_in_order(to_start);
 }
 
 void Supervisor::settle_reloaded(Process& p) {

@@ -69,8 +69,11 @@ class Supervisor final : public ProcessObserver {
   void begin_shutdown(Outcome outcome);
   void stop_all();
   void continue_stopping();
+  void stop_next();
   void check_done();
   void sort_programs();
+  // Starts those with autostart among programs just added, in start order.
+  void start_in_order(std::vector<Process*> added);
   void settle_reloaded(Process& p);
   // Starts p now if its depends_on conditions hold, else holds it back until they do.
   void start_program(Process& p);
@@ -93,6 +96,13 @@ class Supervisor final : public ProcessObserver {
   std::map<Process*, std::optional<config::ProgramSpec>> reloading_;
   // Programs waiting on depends_on, with the reason last logged.
   std::map<const Process*, std::string> held_back_;
+  struct StopScratch {
+    std::vector<Process*> stoppable;
+    std::vector<const config::ProgramSpec*> specs;
+    std::vector<bool> stopping;
+    bool busy = false;   // inside continue_stopping
+    bool again = false;  // a state change came meanwhile
+  } stop_scratch_;       // continue_stopping's lists
   std::function<void(const Outcome&)> on_done_;
   std::function<void(const Process&, State)> listener_;
   std::function<void(const Process&, State)> event_listener_;

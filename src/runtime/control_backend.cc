@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "config/ini.h"
+#include "core/order.h"
 #include "os/spawn.h"
 
 namespace podvisor::runtime {
@@ -137,7 +138,12 @@ void ControlBackend::complete_when(
 
 std::vector<control::ProcessInfo> ControlBackend::processes() const {
   std::vector<control::ProcessInfo> out;
-  for (const auto& p : supervisor_.programs()) {
+  std::vector<const core::Process*> listed;
+  for (const auto& p : supervisor_.programs()) listed.push_back(p.get());
+  std::stable_sort(listed.begin(), listed.end(), [](const auto* a, const auto* b) {
+    return core::listed_before(a->spec(), b->spec());
+  });
+  for (const auto* p : listed) {
     control::ProcessInfo info;
     info.name = p->name();
     info.group = p->spec().group;
@@ -331,7 +337,7 @@ std::vector<control::ConfigInfo> ControlBackend::config_info() const {
   for (const auto& p : (pending_ ? *pending_ : spec_).programs) {
     control::ConfigInfo info;
     info.spec = p;
-    info.group_priority = p.priority;
+    info.group_priority = p.group_priority.value_or(p.priority);
     const auto& live = supervisor_.programs();
     info.in_use = std::any_of(live.begin(), live.end(),
                               [&](const auto& q) { return q->spec().group == p.group; });

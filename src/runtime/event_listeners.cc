@@ -35,7 +35,7 @@ void EventListeners::start() {
 
 void EventListeners::sync_groups() {
   if (!started_) return;
-  // The programs are in start order (priority, then name; pools first at -1), the order
+  // The programs are in start order (config/order.h; pools first at -1), the order
   // supervisord adds groups in; each pool subscribes as it is made, so it hears of its own
   // group and of those after it.
   std::vector<std::string> now;

@@ -178,6 +178,40 @@ priority=1
   EXPECT_EQ(spec.programs[2].startsecs, 0s);
 }
 
+TEST_F(Loader, GroupPriorityAndProgramsOrder) {
+  const auto spec = load(R"([supervisord]
+[program:comfyui]
+priority=900
+command=/bin/c
+[group:comfy]
+programs=comfyui_integration , comfyui
+priority=-5
+[program:comfyui_integration]
+priority=1000
+command=/bin/ci
+[group:plain]
+programs=x
+[program:x]
+command=/bin/x
+[program:alone]
+priority=7
+command=/bin/alone
+)");
+  EXPECT_EQ(program(spec, "comfyui").group_priority, -5);
+  EXPECT_EQ(program(spec, "comfyui").group_position, 1);
+  EXPECT_EQ(program(spec, "comfyui").priority, 900);
+  EXPECT_EQ(program(spec, "comfyui_integration").group_position, 0);
+  EXPECT_EQ(program(spec, "x").group_priority, 999);
+  EXPECT_EQ(program(spec, "alone").group_priority, std::nullopt);  // its own priority
+  // In start order: the group at -5 (its programs= order), alone at 7, plain at 999.
+  std::vector<std::string> names;
+  for (const auto& p : spec.programs) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"comfyui_integration", "comfyui", "alone", "x"}));
+  EXPECT_THROW(load("[supervisord]\n[group:g]\nprograms=a\npriority=high\n[program:a]\n"
+                    "command=/x\n"),
+               ConfigError);
+}
+
 TEST_F(Loader, IncludeGlobsRelativeToTheFileSorted) {
   write("conf.d/20-b.conf", "[program:b]\ncommand=/bin/b\nstdout_logfile=%(here)s/b.log\n");
   write("conf.d/10-a.conf", "[program:a]\ncommand=/bin/a\n");

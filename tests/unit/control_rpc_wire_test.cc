@@ -214,8 +214,8 @@ TEST_F(RpcWireTest, ControlCommands) {
   EXPECT_EQ(supervisorctl("signal HUP web grp:a"),
             std::make_pair(std::string("web: signalled\ngrp:a: signalled\n"), 0));
   EXPECT_EQ(supervisorctl("signal BOGUS web").first, "web: ERROR (bad signal name)\n");
-  // Dependents first: the reverse of the start order.
-  EXPECT_EQ(supervisorctl("stop all").first, "grp:b: stopped\ngrp:a: stopped\nweb: stopped\n");
+  // supervisord's order: the processes' order, not reversed.
+  EXPECT_EQ(supervisorctl("stop all").first, "web: stopped\ngrp:a: stopped\ngrp:b: stopped\n");
   EXPECT_EQ(supervisorctl("pid"), std::make_pair(std::string("4242\n"), 0));
   EXPECT_EQ(supervisorctl("pid web"), std::make_pair(std::string("0\n"), 7));
   EXPECT_EQ(supervisorctl("version").first, std::string(PODVISOR_VERSION) + "\n");

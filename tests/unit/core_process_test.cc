@@ -540,28 +540,45 @@ config::ProgramSpec supervisord_program(std::string name, int priority) {
   return spec;
 }
 
-TEST(Supervisor, StopsOnePriorityLevelAtATimeHighestFirst) {
+TEST(Supervisor, StopsByGroupPriorityHighestFirst) {
   FakeDriver d;
   config::SupervisorSpec spec;
-  spec.programs = {supervisord_program("db", 1), supervisord_program("api", 5),
-                   supervisord_program("worker", 5), supervisord_program("proxy", 10)};
+  auto in_group = [](std::string name, int priority, int position) {
+    auto p = supervisord_program(name, priority);
+    p.group = "grp";
+    p.group_priority = 5;
+    p.group_position = position;
+    return p;
+  };
+  // Start order: db (1), then group grp (5: b, a in programs= order), then worker (5, after
+  // "grp"), then proxy (10). Members' own priorities do not place them.
+  spec.programs = {supervisord_program("proxy", 10), in_group("a", 20, 1),
+                   supervisord_program("worker", 5), in_group("b", 0, 0),
+                   supervisord_program("db", 1)};
   std::optional<Supervisor::Outcome> outcome;
   Supervisor s(spec, d, [&](const auto& o) { outcome = o; });
-  s.start_all();  // pids: db 100, api 101, worker 102, proxy 103
-  ASSERT_EQ(d.spawns, 4);
+  s.start_all();  // pids: db 100, b 101, a 102, worker 103, proxy 104
+  ASSERT_EQ(d.spawns, 5);
+  std::vector<std::string> started;
+  for (const auto& p : s.programs()) started.push_back(p->name());
+  EXPECT_EQ(started, (std::vector<std::string>{"db", "b", "a", "worker", "proxy"}));
   s.request_shutdown();
   ASSERT_EQ(d.kills.size(), 1u);
-  EXPECT_EQ(d.kills[0].pid, 103);
-  exit_child(s, 103, killed(SIGTERM));
-  ASSERT_EQ(d.kills.size(), 3u);  // api and worker together
-  EXPECT_EQ(d.kills[1].pid, 101);
-  EXPECT_EQ(d.kills[2].pid, 102);
-  exit_child(s, 101, killed(SIGTERM));
-  EXPECT_EQ(d.kills.size(), 3u);  // db waits for worker too
-  exit_child(s, 102, exited(0));
+  EXPECT_EQ(d.kills[0].pid, 104);
+  exit_child(s, 104, killed(SIGTERM));
+  // Priority 5 together, in supervisord's order: worker (after "grp"), then a and b by
+  // descending member priority.
   ASSERT_EQ(d.kills.size(), 4u);
-  EXPECT_EQ(d.kills[3].pid, 100);
-  EXPECT_EQ(d.spawns, 4);  // nothing restarted while shutting down
+  EXPECT_EQ(d.kills[1].pid, 103);
+  EXPECT_EQ(d.kills[2].pid, 102);
+  EXPECT_EQ(d.kills[3].pid, 101);
+  exit_child(s, 102, killed(SIGTERM));
+  exit_child(s, 103, killed(SIGTERM));
+  EXPECT_EQ(d.kills.size(), 4u);  // db waits for b too
+  exit_child(s, 101, exited(0));
+  ASSERT_EQ(d.kills.size(), 5u);
+  EXPECT_EQ(d.kills[4].pid, 100);
+  EXPECT_EQ(d.spawns, 5);  // nothing restarted while shutting down
   exit_child(s, 100, exited(0));
   ASSERT_TRUE(outcome);
   EXPECT_EQ(outcome->exit_code, 0);

@@ -25,6 +25,25 @@ TEST(StopOutcome, DoneOnceStopped) {
   }
 }
 
+TEST(ResultOrder, BySettleTimeResultsCloseTogetherInRequestOrder) {
+  using std::chrono::milliseconds;
+  using Settled = std::vector<std::optional<milliseconds>>;
+  EXPECT_EQ(result_order({}), std::vector<size_t>{});
+  // Stopped together: one pass, in request order whatever the reaping order.
+  EXPECT_EQ(result_order(Settled{milliseconds(7), milliseconds(3), milliseconds(5)}),
+            (std::vector<size_t>{0, 1, 2}));
+  // Answered at once first; a slow one after quick ones (1.5 s, then 1 s).
+  EXPECT_EQ(result_order(Settled{milliseconds(1500), milliseconds(2), milliseconds(1040),
+                                 milliseconds(1010), std::nullopt}),
+            (std::vector<size_t>{4, 1, 2, 3, 0}));
+  // A gap of kResultPass starts a new pass; a burst with smaller gaps stays one, however long.
+  EXPECT_EQ(result_order(Settled{milliseconds(0), milliseconds(100), milliseconds(50)}),
+            (std::vector<size_t>{0, 2, 1}));
+  EXPECT_EQ(
+      result_order(Settled{milliseconds(120), milliseconds(80), milliseconds(40), milliseconds(0)}),
+      (std::vector<size_t>{0, 1, 2, 3}));
+}
+
 config::ProgramSpec program(std::string group, std::string name) {
   config::ProgramSpec p;
   p.group = std::move(group);

@@ -103,7 +103,8 @@ class Backend {
   virtual void restart() = 0;
 
   // --- processes (group, name) as ProcessInfo names them
-  // Every process of the active groups, in start order (group priority, priority, name).
+  // Every process of the active groups, in supervisord's request order (core::listed_before):
+  // groups by priority and name, a group's members by their own priority.
   virtual std::vector<ProcessInfo> processes() const = 0;
   // Called only for a process not STARTING/RUNNING/BACKOFF. Done: with wait, once RUNNING
   // (ready, with a probe); without, once spawned. Faults: NO_FILE / NOT_EXECUTABLE (+ detail

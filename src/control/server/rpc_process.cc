@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <ctime>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "config/values.h"
 #include "control/server/rpc_methods.h"
+#include "core/requests.h"
 
 namespace podvisor::control {
 
@@ -110,32 +112,42 @@ std::optional<Fault> signal_one(Backend& backend, const ProcessInfo& p, const st
   return outcome_fault(backend.signal(p.group, p.name, signo), spelled);
 }
 
-// make_allfunc: runs `op` on every process of `targets`, collects one status struct each.
-// Results that are known at once come first, then the others as they complete.
+// make_allfunc: runs `op` on every process of `targets` (in request order), collects one
+// status struct each, and lists them as supervisord would (core::result_order).
 using AsyncOp = std::function<void(const ProcessInfo&, const std::string& spelled, FaultDone done)>;
 
 void for_each_process(const std::vector<ProcessInfo>& targets, const AsyncOp& op, Reply reply) {
+  using Clock = std::chrono::steady_clock;
   struct Batch {
-    Array immediate;
-    Array deferred;
+    Clock::time_point asked = Clock::now();
+    std::vector<std::optional<Value>> results;
+    std::vector<std::optional<std::chrono::milliseconds>> settled_after;
     size_t waiting = 0;
     bool launched = false;
     Reply reply;
     void finish_if_done() {
       if (!launched || waiting != 0 || !reply) return;
-      for (auto& v : deferred) immediate.push_back(std::move(v));
+      Array out;
+      for (const auto i : core::result_order(settled_after)) out.push_back(std::move(*results[i]));
       auto r = std::move(reply);
       reply = nullptr;
-      r(Value(std::move(immediate)));
+      r(Value(std::move(out)));
     }
   };
   auto batch = std::make_shared<Batch>();
   batch->reply = std::move(reply);
-  for (const auto& p : targets) {
+  batch->results.resize(targets.size());
+  batch->settled_after.resize(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const auto& p = targets[i];
     auto inside = std::make_shared<bool>(true);
     ++batch->waiting;
-    op(p, make_namespec(p.group, p.name), [batch, inside, p](std::optional<Fault> fault) {
-      (*inside ? batch->immediate : batch->deferred).push_back(status_struct(p, fault));
+    op(p, make_namespec(p.group, p.name), [batch, inside, p, i](std::optional<Fault> fault) {
+      batch->results[i] = status_struct(p, fault);
+      if (!*inside) {
+        batch->settled_after[i] =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - batch->asked);
+      }
       --batch->waiting;
       batch->finish_if_done();
     });
@@ -282,11 +294,10 @@ void start_all_processes(Backend& b, const Array& p, Reply& reply) {
       std::move(reply));
 }
 
-// Stops are issued in reverse start order (dependents before what they depend on); results
-// come as they complete.
+// Stops are issued in request order, as supervisord does (not reversed: the order of a
+// shutdown is the supervisor's own, not this request's).
 static void stop_processes(Backend& b, std::vector<ProcessInfo> targets, bool wait, Reply& reply) {
   std::erase_if(targets, [](const ProcessInfo& i) { return !core::is_running_state(i.state); });
-  std::reverse(targets.begin(), targets.end());
   for_each_process(
       targets,
       [&b, wait](const ProcessInfo& i, const std::string& spelled, FaultDone done) {
