@@ -91,9 +91,13 @@ def stream(path):
         n = int(header["len"])
         payload = text[nl + 1 : nl + 1 + n]
         at = nl + 1 + n + len("\n---\n")
-        out.append((header, payload))
+        # Up to the shutdown: podvisor stops a listener as soon as the programs have stopped,
+        # without waiting for it to acknowledge what is still buffered, so whether
+        # SUPERVISOR_STATE_CHANGE_STOPPING and later events reach it is a race (a known
+        # difference, docs/compatibility.md).
         if header["eventname"] == "SUPERVISOR_STATE_CHANGE_STOPPING":
             break
+        out.append((header, payload))
     return out
 
 
