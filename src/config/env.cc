@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "config/keys.h"
+#include "os/spawn.h"
 
 namespace podvisor::config {
 namespace {
@@ -33,11 +34,7 @@ bool single_command_supervisord_key(std::string_view key) {
 }  // namespace
 
 bool auto_recovery(const std::vector<std::string>& environ) {
-  std::optional<std::string_view> value;
-  constexpr std::string_view kName = "PROCESS_AUTO_RECOVERY=";
-  for (const auto& entry : environ) {
-    if (entry.starts_with(kName)) value = std::string_view(entry).substr(kName.size());
-  }
+  const auto value = os::env_value(environ, "PROCESS_AUTO_RECOVERY");
   if (!value) return true;
   if (value->empty()) return false;
   try {

@@ -40,7 +40,8 @@ std::string binary_dir(const char* argv0) {
 
 // supervisord's flags as environment-style overrides of [supervisord], so they go through
 // the same validation (and error messages) as the file.
-std::vector<std::string> with_flags(std::vector<std::string> env, const SupervisordFlags& f) {
+std::vector<std::string> flag_overrides(const SupervisordFlags& f) {
+  std::vector<std::string> env;
   auto add = [&](const char* key, const std::optional<std::string>& v) {
     if (v) env.push_back(fmt::format("SUPERVISOR_SUPERVISORD_{}={}", key, *v));
   };
@@ -71,7 +72,7 @@ std::optional<config::SupervisorSpec> load(std::string& path, const SupervisordF
     path = *found;
   }
   try {
-    return config::load_config(path, environment_strings(), warnings, with_flags({}, flags));
+    return config::load_config(path, environment_strings(), warnings, flag_overrides(flags));
   } catch (const config::ConfigError& e) {
     std::cerr << "podvisor: " << e.what() << "\n";
     return std::nullopt;
@@ -255,7 +256,7 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   options.reload = [path = spec->config_file, flags, &log] {
     std::vector<std::string> reload_warnings;
     auto next =
-        config::load_config(path, environment_strings(), reload_warnings, with_flags({}, flags));
+        config::load_config(path, environment_strings(), reload_warnings, flag_overrides(flags));
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
     return next;
   };

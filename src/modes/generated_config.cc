@@ -12,6 +12,7 @@
 #include "config/supervisord_conf.h"
 #include "config/values.h"
 #include "os/io.h"
+#include "os/spawn.h"
 
 namespace podvisor::modes {
 namespace {
@@ -36,11 +37,7 @@ void make_parents(const std::string& path) {
 
 GeneratedConfig::GeneratedConfig(const config::SupervisorSpec& spec,
                                  const std::vector<std::string>& env) {
-  constexpr std::string_view kName = "SUPERVISOR_CONFIG_PATH=";
-  for (const auto& entry : env) {
-    if (entry.starts_with(kName))
-      path_ = config::trim(std::string_view(entry).substr(kName.size()));
-  }
+  path_ = config::trim(os::env_value(env, "SUPERVISOR_CONFIG_PATH").value_or(""));
   remove_at_exit_ = path_.empty();
   if (path_.empty()) path_ = kDefaultPath;
   make_parents(path_);

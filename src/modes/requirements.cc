@@ -21,18 +21,7 @@ namespace {
 using config::LogLevel;
 
 constexpr const char* kDefaultModelPath = "/opt/ml/model";
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr int kInstallFailed = 1;
-
-std::optional<std::string> variable(const std::vector<std::string>& env, std::string_view name) {
-  std::optional<std::string> out;
-  for (const auto& entry : env) {
-    if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=') {
-      out = entry.substr(name.size() + 1);
-    }
-  }
-  return out;
-}
 
 bool is_kind(const std::string& path, mode_t kind) {
   struct stat st {};
@@ -41,7 +30,7 @@ bool is_kind(const std::string& path, mode_t kind) {
 
 std::optional<std::string> on_path(const std::string& name, const std::vector<std::string>& env) {
   int error = 0;
-  return os::find_executable(name, variable(env, "PATH").value_or(kDefaultPath), error);
+  return os::find_executable(name, os::search_path(env), error);
 }
 
 // MHCS: the launch command's own python when it starts with one (python, python3,
@@ -68,13 +57,13 @@ std::optional<std::vector<std::string>> install_command(const std::vector<std::s
                                                         const std::vector<std::string>& env,
                                                         const output::Logger& log) {
   const auto enabled =
-      config::to_lower(variable(env, "STANDARD_AUTO_INSTALL_REQ").value_or("true"));
+      config::to_lower(os::env_value(env, "STANDARD_AUTO_INSTALL_REQ").value_or("true"));
   if (enabled != "true" && enabled != "1" && enabled != "yes" && enabled != "on") {
     log.log(LogLevel::kInfo, "Automatic requirements installation disabled");
     return std::nullopt;
   }
   std::vector<std::string> args;
-  const auto pip_args = variable(env, "STANDARD_PIP_ARGS").value_or("");
+  const std::string pip_args(os::env_value(env, "STANDARD_PIP_ARGS").value_or(""));
   if (!pip_args.empty()) {
     // The user's arguments replace the discovery entirely (no -r, no --find-links).
     try {
@@ -84,7 +73,7 @@ std::optional<std::vector<std::string>> install_command(const std::vector<std::s
     }
     log.log(LogLevel::kInfo, "Installing dependencies from explicit pip args...");
   } else {
-    auto model = variable(env, "SAGEMAKER_MODEL_PATH").value_or("");
+    std::string model(os::env_value(env, "SAGEMAKER_MODEL_PATH").value_or(""));
     if (model.empty()) model = kDefaultModelPath;
     const auto requirements = model + "/requirements.txt";
     if (!is_kind(requirements, S_IFREG)) {

@@ -177,6 +177,21 @@ std::optional<std::string> find_executable(const std::string& name, const std::s
   return std::nullopt;
 }
 
+std::optional<std::string_view> env_value(const std::vector<std::string>& env,
+                                          std::string_view name) {
+  std::optional<std::string_view> value;
+  for (const std::string_view entry : env) {
+    if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=') {
+      value = entry.substr(name.size() + 1);
+    }
+  }
+  return value;
+}
+
+std::string search_path(const std::vector<std::string>& env) {
+  return std::string(env_value(env, "PATH").value_or(kDefaultPath));
+}
+
 std::vector<std::string> build_environment(
     const std::vector<std::map<std::string, std::string>>& layers) {
   std::map<std::string, std::string> merged;
@@ -232,10 +247,7 @@ SpawnResult spawn(const SpawnRequest& request, bool wait_exec) {
     result.command_unusable = true;
     return result;
   }
-  std::string path = kDefaultPath;
-  for (const auto& e : request.env) {
-    if (e.starts_with("PATH=")) path = e.substr(5);
-  }
+  const auto path = search_path(request.env);
   int lookup_error = 0;
   const auto exe = find_executable(request.argv[0], path, lookup_error);
   if (!exe) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace podvisor::os {
@@ -61,6 +62,12 @@ SpawnResult failed_spawn(const ExecFailure& failure, const std::string& command,
 // path, or the errno (ENOENT, EACCES) in `error`.
 std::optional<std::string> find_executable(const std::string& name, const std::string& path,
                                            int& error);
+
+// NAME's value in a list of "NAME=VALUE" strings (the last one wins), as a child would see it.
+std::optional<std::string_view> env_value(const std::vector<std::string>& env,
+                                          std::string_view name);
+// Where a command without a '/' is looked for: the list's PATH, else the usual default.
+std::string search_path(const std::vector<std::string>& env);
 
 // environ as "KEY=VALUE" strings, with overrides applied in order (later wins).
 std::vector<std::string> build_environment(

@@ -54,6 +54,8 @@ class Runtime {
         [this](const core::Process& p, int fd) { listeners_.stdin_opened(p, fd); },
         [this] { listeners_.sync_groups(); });
     supervisor_.set_event_listener([this](const core::Process& p, core::State from) {
+      // Every way to shut down (a signal, `ctl shutdown`, exit_on_fatal) first stops a
+      // program: SUPERVISOR_STATE_CHANGE_STOPPING goes out once, before that change.
       if (supervisor_.shutting_down()) listeners_.stopping();
       listeners_.state_changed(p, from);
     });
@@ -171,7 +173,6 @@ class Runtime {
       case SIGQUIT:
         log_.log(LogLevel::kWarn,
                  fmt::format("received {} indicating exit request", config::signal_name(sig)));
-        listeners_.stopping();
         supervisor_.request_shutdown();
         break;
       case SIGHUP:
