@@ -42,9 +42,10 @@ Environment (standard-supervisor compatible):
                                      backoff_max ready ready_timeout ready_interval
                                      ready_status live live_interval live_failures
                                      (docs/readiness.md); [supervisord] loglevel
-                                     environment logfile; [unix_http_server] file (default
-                                     /tmp/podvisor.sock, none: off) chmod chown username
-                                     password; [inet_http_server] port username password
+                                     environment logfile hold_on_fatal hold_log_interval;
+                                     [unix_http_server] file (default /tmp/podvisor.sock,
+                                     none: off) chmod chown username password;
+                                     [inet_http_server] port username password
 
 Exit status:
   the command's own status when it ends for good (128+N when killed by signal N); with
@@ -167,9 +168,8 @@ int podvisor_main(int argc, char** argv) {
   app.add_flag("--no-restart", no_restart,
                "run CMD once and exit with its status (PROCESS_AUTO_RECOVERY=false)");
   app.add_flag("--hold-on-fatal", hold_on_fatal,
-               "when CMD fails for good (or with -c, an exit_on_fatal program), print the crash "
-               "report and stay up (control socket, other programs) for a look, /health 503, "
-               "until `podvisor ctl start app` succeeds or a SIGTERM / `podvisor ctl shutdown` "
+               "on a failure that would end podvisor, print the crash report and stay up for a "
+               "look (/health 503) until `podvisor ctl start app` succeeds or a SIGTERM comes "
                "(docs/pods.md)");
   try {
     app.parse(argc, argv);

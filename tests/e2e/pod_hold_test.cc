@@ -120,13 +120,13 @@ constexpr std::string_view kTwoPrograms = R"([supervisord]
 exit_on_fatal = true
 [unix_http_server]
 file = @DIR@/podvisor.sock
+[program:side]
+command = sleep 1000
+startsecs = 0
 [program:web]
 command = /bin/sh -c 'echo web cannot bind >&2; exit 2'
 startsecs = 1
 startretries = 0
-[program:side]
-command = sleep 1000
-startsecs = 0
 )";
 
 TEST(ConfigHold, PodvisorSectionHoldsOnAnExitOnFatalProgramAndTheOthersStayUp) {

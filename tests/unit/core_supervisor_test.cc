@@ -23,6 +23,13 @@ struct Held {
     spec.hold_on_fatal = true;
     return spec;
   }
+  // Starts the one program, whose first run exits 3: a failure to hold on.
+  Process& fail_first_run() {
+    s.start_all();
+    exit_child(s, 100, exited(3));
+    return *s.programs().front();
+  }
+
   FakeDriver d;
   Supervisor s;
   std::optional<Supervisor::Outcome> outcome;
@@ -39,8 +46,7 @@ config::ProgramSpec run_once() {
 
 TEST(SupervisorHold, AFailedMainProgramHoldsInsteadOfEnding) {
   Held h(one_program(run_once()));
-  h.s.start_all();
-  exit_child(h.s, 100, exited(3));
+  h.fail_first_run();
   EXPECT_FALSE(h.outcome);
   EXPECT_FALSE(h.s.shutting_down());
   ASSERT_TRUE(h.s.hold());
@@ -50,8 +56,7 @@ TEST(SupervisorHold, AFailedMainProgramHoldsInsteadOfEnding) {
 
 TEST(SupervisorHold, AStopWhileHoldingEndsWithTheHeldStatus) {
   Held h(one_program(run_once()));
-  h.s.start_all();
-  exit_child(h.s, 100, exited(3));
+  h.fail_first_run();
   h.s.request_shutdown();
   ASSERT_TRUE(h.outcome);
   EXPECT_EQ(h.outcome->exit_code, 3);
@@ -61,9 +66,7 @@ TEST(SupervisorHold, AStopWhileHoldingEndsWithTheHeldStatus) {
 
 TEST(SupervisorHold, ARetryThatReachesRunningClearsTheHoldAndTheRulesApplyAgain) {
   Held h(one_program(run_once()));
-  h.s.start_all();
-  exit_child(h.s, 100, exited(3));
-  auto& app = *h.s.programs().front();
+  auto& app = h.fail_first_run();
   h.s.start_process(app);
   EXPECT_TRUE(h.s.hold());  // STARTING: not yet
   h.d.advance(2s);          // past startsecs: RUNNING
@@ -84,9 +87,7 @@ TEST(SupervisorHold, ARetryThatReachesRunningClearsTheHoldAndTheRulesApplyAgain)
 
 TEST(SupervisorHold, AStopAskedForWhileHoldingKeepsHolding) {
   Held h(one_program(run_once()));
-  h.s.start_all();
-  exit_child(h.s, 100, exited(3));
-  auto& app = *h.s.programs().front();
+  auto& app = h.fail_first_run();
   h.s.start_process(app);
   h.s.stop_process(app);
   exit_child(h.s, 101, killed(SIGTERM));
