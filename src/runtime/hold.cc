@@ -36,12 +36,13 @@ void HoldReporter::changed(const core::Supervisor::Hold* hold) {
   if (!hold) {
     timer_.cancel();
     log_.log(LogLevel::kInfo,
-             fmt::format("hold cleared after {}: {} is up again (held on: {}); a failure from "
-                         "now on holds again",
+             fmt::format("hold cleared after {}: {} is {} (held on: {}); a failure from now on "
+                         "holds again",
                          core::format_duration(
                              std::chrono::duration_cast<std::chrono::milliseconds>(now - since_)),
-                         program_, reason_));
+                         program_, held_ ? core::to_string(held_->state()) : "gone", reason_));
     reason_.clear();
+    held_ = nullptr;
     return;
   }
   const auto* p = hold->outcome.failed;
@@ -51,6 +52,7 @@ void HoldReporter::changed(const core::Supervisor::Hold* hold) {
     since_wall_ = static_cast<int64_t>(std::time(nullptr));
   }
   reason_ = hold->reason;
+  held_ = p;
   program_ = p ? control::make_namespec(p->spec().group, p->name()) : "";
   log_.log(LogLevel::kError,
            fmt::format("holding: {}; podvisor stays up for a look (hold_on_fatal), /health "

@@ -41,6 +41,8 @@ class HoldReporter {
   std::function<void(const core::Process&)> report_;
   std::string reason_;   // the last hold's, for the line that says it cleared
   std::string program_;  // its namespec
+  // The program held on: alive until the next reload even when a reload removed it.
+  const core::Process* held_ = nullptr;
   std::chrono::steady_clock::time_point since_;
   int64_t since_wall_ = 0;
 };
