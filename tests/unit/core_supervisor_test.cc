@@ -135,6 +135,29 @@ TEST(SupervisorHold, AnExitOnFatalProgramHoldsAndTheOthersStayUp) {
   EXPECT_TRUE(h.d.kills.empty());  // nothing was stopped
 }
 
+// A main program that can never start (what it needs is FATAL) holds on that program; when
+// a retry brings it up, the hold clears and the main program starts.
+TEST(SupervisorHold, AMainProgramBlockedByAFatalDependencyHoldsOnIt) {
+  config::SupervisorSpec spec;
+  spec.programs = {daemon("db"), daemon("app")};
+  spec.programs[0].startsecs = 10s;
+  spec.programs[1].main = true;
+  spec.programs[1].depends_on = {{"db", config::Dependency::Condition::kReady}};
+  Held h(spec);
+  h.s.start_all();
+  auto& app = *h.s.programs().front();  // in start order: by priority, then name
+  auto& db = *h.s.programs().back();
+  ASSERT_EQ(db.name(), "db");
+  exit_child(h.s, db.pid(), exited(1));  // no retries left: FATAL
+  ASSERT_TRUE(h.s.hold());
+  EXPECT_EQ(h.s.hold()->outcome.failed, &db);
+  EXPECT_FALSE(h.outcome);
+  h.s.start_process(db);
+  h.d.advance(11s);
+  EXPECT_FALSE(h.s.hold());
+  EXPECT_EQ(app.state(), State::kRunning);
+}
+
 TEST(SupervisorHold, WithoutHoldAFailureEndsAsBefore) {
   FakeDriver d;
   std::optional<Supervisor::Outcome> outcome;
