@@ -31,6 +31,10 @@ bool single_command_supervisord_key(std::string_view key) {
   return key == "logfile" || key == "logfile_maxbytes" || key == "logfile_backups";
 }
 
+// podvisor's own keys that a variable PODVISOR_{KEY} sets too (PODVISOR_HOLD_ON_FATAL=1):
+// a platform's template sets a variable more easily than a file or a command line.
+constexpr std::string_view kPodvisorVariables[] = {"hold_on_fatal", "hold_log_interval"};
+
 }  // namespace
 
 bool auto_recovery(const std::vector<std::string>& environ) {
@@ -45,6 +49,15 @@ bool auto_recovery(const std::vector<std::string>& environ) {
 }
 
 std::optional<EnvOverride> parse_override(std::string_view variable, std::string_view value) {
+  constexpr std::string_view kOwnPrefix = "PODVISOR_";
+  if (variable.starts_with(kOwnPrefix)) {
+    const auto key = to_lower(variable.substr(kOwnPrefix.size()));
+    for (const auto known : kPodvisorVariables) {
+      if (key == known)
+        return EnvOverride{std::string(variable), "podvisor", key, std::string(value)};
+    }
+    return std::nullopt;  // PODVISOR_DAEMONIZED and the like are podvisor's own business
+  }
   constexpr std::string_view kPrefix = "SUPERVISOR_";
   if (!variable.starts_with(kPrefix)) return std::nullopt;
   // SUPERVISOR_ENABLED etc. are what podvisor itself sets for children, not overrides;
@@ -148,7 +161,7 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
       auto& server = inet ? spec.inet_server : spec.unix_server;
       if (!server) server.emplace();
       set([&](auto v) { key->server(*server, v); });
-    } else if (o.section == "supervisord" &&
+    } else if ((o.section == "supervisord" || o.section == "podvisor") &&
                (key->single_command || single_command_supervisord_key(key->name))) {
       set([&](auto v) { key->supervisord(spec, v); });
     } else if (o.section.empty()) {
@@ -163,6 +176,7 @@ SupervisorSpec single_command_spec(const CommandLine& cli, const std::vector<std
                                      o.variable, o.section, o.key));
     }
   }
+  if (cli.hold_on_fatal) spec.hold_on_fatal = true;
   if (cli.log_level) {
     apply("--log-level", *cli.log_level, [&](auto v) { spec.loglevel = parse_loglevel(v); });
   }

@@ -18,7 +18,8 @@ struct EnvError : std::runtime_error {
 };
 
 // SUPERVISOR_PROGRAM__APP_STDOUT_LOGFILE → {"program:app", "stdout_logfile"}. Known key
-// names are matched from the end, so keys holding '_' stay addressable.
+// names are matched from the end, so keys holding '_' stay addressable. PODVISOR_{KEY} of
+// podvisor's own keys (PODVISOR_HOLD_ON_FATAL) → {"podvisor", "hold_on_fatal"}.
 struct EnvOverride {
   std::string variable;
   std::string section;  // "" when no known key matches
@@ -36,6 +37,7 @@ struct CommandLine {
   std::optional<std::string> log_level;
   std::optional<std::string> max_retries;
   std::optional<bool> recovery;
+  bool hold_on_fatal = false;  // --hold-on-fatal
 };
 
 // environ-style "KEY=VALUE" strings in, validated spec out (throws EnvError); every

@@ -456,7 +456,15 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord("silent", nullptr),
     supervisord("minprocs", nullptr),
     not_yet(supervisord("require_gpu", nullptr)),
-    not_yet(supervisord("hold_on_fatal", nullptr)),
+    // podvisor's own (also in [podvisor]): stay up on a failure for a look (docs/pods.md).
+    supervisord(
+        "hold_on_fatal", [](SupervisorSpec& s, string_view v) { s.hold_on_fatal = parse_bool(v); },
+        true),
+    supervisord(
+        "hold_log_interval",
+        [](SupervisorSpec& s,
+           string_view v) { s.hold_log_interval = std::chrono::seconds(parse_int(v, 1, 86400)); },
+        true),
 });
 
 constexpr Key server(string_view section, string_view name,
@@ -572,9 +580,11 @@ constexpr auto kTable =
 
 std::span<const Key> table() { return kTable; }
 
-// "program:x" → "program"; [eventlistener:x] and [fcgi-program:x] take [program]'s keys.
+// "program:x" → "program"; [eventlistener:x] and [fcgi-program:x] take [program]'s keys, and
+// [podvisor] [supervisord]'s (supervisord ignores the section, so a file serves both).
 string_view section_type(string_view section) {
   const auto type = section.substr(0, section.find(':'));
+  if (type == "podvisor") return "supervisord";
   return type == "eventlistener" || type == "fcgi-program" ? "program" : type;
 }
 

@@ -170,6 +170,8 @@ void apply_program_keys(const SectionReader& r, Stage stage, ProgramSpec& p) {
   }
 }
 
+// [supervisord], then [podvisor]: podvisor's own keys may go in a section supervisord
+// ignores, and where both set a key, [podvisor]'s wins.
 void read_supervisord(const IniDocument& doc, const Expansions& names, SupervisorSpec& spec,
                       std::vector<std::string>& warnings) {
   const auto* section = doc.find("supervisord");
@@ -177,14 +179,17 @@ void read_supervisord(const IniDocument& doc, const Expansions& names, Superviso
     warnings.push_back(fmt::format(
         "{}: no [supervisord] section (supervisord refuses such a file; podvisor runs it)",
         spec.config_file));
-    return;
+  } else {
+    spec.logfile = "supervisord.log";
   }
-  SectionReader r(*section, doc.defaults, names);
-  spec.logfile = "supervisord.log";
-  for (const auto& key : all_keys()) {
-    if (key.section == "supervisord") r.apply(key, key.supervisord, spec);
+  for (const auto* s : {section, doc.find("podvisor")}) {
+    if (!s) continue;
+    SectionReader r(*s, doc.defaults, names);
+    for (const auto& key : all_keys()) {
+      if (key.section == "supervisord") r.apply(key, key.supervisord, spec);
+    }
+    note_environment(r, warnings);
   }
-  note_environment(r, warnings);
 }
 
 // [unix_http_server], [inet_http_server]: the control server's sockets.
@@ -452,6 +457,11 @@ void apply_overrides(IniDocument& doc, const std::vector<std::string>& overrides
       section = &doc.sections.back();
     }
     section->values[o->key] = IniValue{o->value, {o->variable, 0}};
+    // An override wins over the file, in whichever of the two sections the file set it.
+    const auto* twin = o->section == "supervisord" ? "podvisor"
+                       : o->section == "podvisor"  ? "supervisord"
+                                                   : nullptr;
+    if (auto* other = twin ? doc.find(twin) : nullptr) other->values.erase(o->key);
   }
 }
 
@@ -505,8 +515,8 @@ SupervisorSpec load_config(const std::string& path, const std::vector<std::strin
       continue;
     }
     warn_keys(section, warnings);
-    if (type != "program" && type != "supervisord" && type != "group" && type != "include" &&
-        type != "eventlistener") {
+    if (type != "program" && type != "supervisord" && type != "podvisor" && type != "group" &&
+        type != "include" && type != "eventlistener") {
       auto& kept = spec.other_sections[section.name];
       for (const auto& [k, v] : section.values) kept[k] = v.text;
     }

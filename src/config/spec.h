@@ -153,6 +153,11 @@ struct SupervisorSpec {
   LogLevel loglevel = LogLevel::kInfo;
   std::map<std::string, std::string> environment;
   bool exit_on_fatal = false;
+  // A failure that would end podvisor (the main program's, or an exit_on_fatal program's
+  // FATAL) holds instead: podvisor stays up for a look until a retry succeeds or a stop comes.
+  bool hold_on_fatal = false;
+  // While holding, a line this often that says so and how to retry or leave.
+  std::chrono::seconds hold_log_interval{300};
   std::vector<ProgramSpec> programs;  // in start order (config/order.h)
   // supervisord's own log; "" is podvisor's stderr (single-command mode).
   std::string logfile;

@@ -5,12 +5,16 @@
 #include <algorithm>
 
 #include "core/order.h"
+#include "core/report.h"
 
 namespace podvisor::core {
 
 Supervisor::Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver,
                        std::function<void(const Outcome&)> on_done)
-    : exit_on_fatal_(spec.exit_on_fatal), driver_(driver), on_done_(std::move(on_done)) {
+    : exit_on_fatal_(spec.exit_on_fatal),
+      hold_on_fatal_(spec.hold_on_fatal),
+      driver_(driver),
+      on_done_(std::move(on_done)) {
   for (const auto& program : spec.programs) {
     programs_.push_back(std::make_unique<Process>(program, driver, this));
   }
@@ -89,7 +93,9 @@ void Supervisor::start_program(Process& p) {
   driver_.log(fatal ? config::LogLevel::kError : config::LogLevel::kInfo,
               fmt::format("{} {}", p.name(), reason));
   // A main program that can never start ends podvisor, as its failure would.
-  if (fatal && p.spec().main && !outcome_) begin_shutdown({1, fatal});
+  if (fatal && p.spec().main && !outcome_) {
+    fail({1, fatal}, fmt::format("{} cannot start ({})", p.name(), reason));
+  }
 }
 
 void Supervisor::start_ready_programs() {
@@ -135,6 +141,7 @@ bool Supervisor::remove_group(const std::string& group) {
     if (in_group(*it)) {
       held_back_.erase(it->get());
       reloading_.erase(it->get());
+      clear_hold(it->get());
       retired_.push_back(std::move(*it));
       it = programs_.erase(it);
     } else {
@@ -160,8 +167,9 @@ bool Supervisor::needs(const Process& q, const Process& p) const {
 void Supervisor::request_shutdown() {
   ++shutdown_requests_;
   if (shutdown_requests_ == 1) {
-    // The requested stop ends with the main program's status; 0 when there is none.
-    if (!outcome_) outcome_ = Outcome{};
+    // The requested stop ends with the main program's status (0 when there is none), or
+    // with the failure podvisor holds on: the status it would have ended with.
+    if (!outcome_) outcome_ = hold_ ? hold_->outcome : Outcome{};
     stop_all();
   } else {
     for (auto& p : programs_) p->kill_now();
@@ -195,18 +203,43 @@ void Supervisor::state_changed(Process& p, State from) {
     // During a shutdown the stopped program still has to move the shutdown along.
     if (!outcome_) return;
   }
-  if (p.state() == State::kFatal && (exit_on_fatal_ || p.spec().main) && !outcome_) {
-    begin_shutdown({p.fatal_exit_code(), &p});
-  } else if (p.spec().main && !p.active() && !outcome_ && p.last_exit()) {
-    const auto status = p.last_exit()->status();
-    begin_shutdown({status, status == 0 ? nullptr : &p});
-  }
+  if (!outcome_) apply_exit_policy(p);
   if (outcome_) {
     continue_stopping();
   } else {
     start_ready_programs();
   }
   check_done();
+}
+
+void Supervisor::apply_exit_policy(Process& p) {
+  if (p.state() == State::kRunning) clear_hold(&p);
+  if (p.state() == State::kFatal && (exit_on_fatal_ || p.spec().main)) {
+    fail({p.fatal_exit_code(), &p}, fmt::format("{} is FATAL ({})", p.name(), p.fatal_reason()));
+  } else if (p.spec().main && !p.active() && p.last_exit()) {
+    const auto status = p.last_exit()->status();
+    if (p.state() == State::kExited && status != 0) {
+      fail({status, &p}, fmt::format("{} exited ({})", p.name(), describe_exit(*p.last_exit())));
+    } else if (!hold_ || p.state() == State::kExited) {
+      // A clean exit ends podvisor, held or not; a stop that was asked for (ctl stop) does
+      // too, unless podvisor holds on a failure: then it is part of the retrying.
+      clear_hold();
+      begin_shutdown({status, status == 0 ? nullptr : &p});
+    }
+  }
+}
+
+void Supervisor::fail(Outcome outcome, std::string reason) {
+  if (!hold_on_fatal_) return begin_shutdown(outcome);
+  outcome.reported = true;
+  hold_ = Hold{outcome, std::move(reason)};
+  if (hold_listener_) hold_listener_(&*hold_);
+}
+
+void Supervisor::clear_hold(const Process* only_for) {
+  if (!hold_ || (only_for && hold_->outcome.failed != only_for)) return;
+  hold_.reset();
+  if (hold_listener_) hold_listener_(nullptr);
 }
 
 void Supervisor::begin_shutdown(Outcome outcome) {
@@ -281,6 +314,7 @@ void Supervisor::update(const config::SupervisorSpec& spec) {
   if (shutting_down()) return;
   retired_.clear();
   exit_on_fatal_ = spec.exit_on_fatal;
+  hold_on_fatal_ = spec.hold_on_fatal;
   std::vector<Process*> to_start;
   for (auto& p : programs_) {
     const auto it = std::find_if(spec.programs.begin(), spec.programs.end(),
@@ -325,6 +359,7 @@ void Supervisor::settle_reloaded(Process& p) {
                                [&](const auto& q) { return q.get() == &p; });
   if (it != programs_.end()) {
     held_back_.erase(&p);
+    clear_hold(&p);
     retired_.push_back(std::move(*it));
     programs_.erase(it);
   }

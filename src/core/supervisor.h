@@ -1,5 +1,6 @@
 // Owns every Process, starts and stops them in order, and decides when podvisor exits and
-// with which status (SPEC §5): main program's status, 1 on FATAL, 0 on a requested stop.
+// with which status (SPEC §5): main program's status, 1 on FATAL, 0 on a requested stop; or,
+// with hold_on_fatal, that it holds on a failure instead of exiting.
 #pragma once
 
 #include <functional>
@@ -22,6 +23,14 @@ class Supervisor final : public ProcessObserver {
     int exit_code = 0;
     // Set when podvisor ends because a program failed: the one to report on.
     const Process* failed = nullptr;
+    // The crash report went out when podvisor began to hold on this failure.
+    bool reported = false;
+  };
+  // hold_on_fatal: a failure that would have ended podvisor, kept until a retry of the program
+  // reaches RUNNING (ready, with a probe) or a stop is asked for, which then ends with it.
+  struct Hold {
+    Outcome outcome;
+    std::string reason;  // "app exited (exit status 3)", "app is FATAL (exit status 1)"
   };
 
   Supervisor(const config::SupervisorSpec& spec, ProcessDriver& driver,
@@ -46,6 +55,12 @@ class Supervisor final : public ProcessObserver {
   void set_event_listener(std::function<void(const Process&, State from)> listener) {
     event_listener_ = std::move(listener);
   }
+  // Hears when a hold begins or moves to a newer failure (the hold), and when it clears
+  // (nullptr).
+  void set_hold_listener(std::function<void(const Hold*)> listener) {
+    hold_listener_ = std::move(listener);
+  }
+  const std::optional<Hold>& hold() const { return hold_; }
   // SIGHUP with a re-read file, as `supervisorctl update`: added programs start, removed
   // ones stop and go, changed ones restart with their new spec.
   void update(const config::SupervisorSpec& spec);
@@ -67,6 +82,11 @@ class Supervisor final : public ProcessObserver {
 
  private:
   void begin_shutdown(Outcome outcome);
+  // A failure that ends podvisor, or holds it with hold_on_fatal.
+  void fail(Outcome outcome, std::string reason);
+  // The exit policy for p's state change: may fail, end podvisor, or clear the hold.
+  void apply_exit_policy(Process& p);
+  void clear_hold(const Process* only_for = nullptr);
   void stop_all();
   void continue_stopping();
   void stop_next();
@@ -87,6 +107,7 @@ class Supervisor final : public ProcessObserver {
   bool needs(const Process& q, const Process& p) const;
 
   bool exit_on_fatal_;
+  bool hold_on_fatal_;
   ProcessDriver& driver_;
   std::vector<std::unique_ptr<Process>> programs_;
   // Removed by a reload and stopped: kept until the next reload, since they may be deep in
@@ -106,6 +127,8 @@ class Supervisor final : public ProcessObserver {
   std::function<void(const Outcome&)> on_done_;
   std::function<void(const Process&, State)> listener_;
   std::function<void(const Process&, State)> event_listener_;
+  std::function<void(const Hold*)> hold_listener_;
+  std::optional<Hold> hold_;
   int shutdown_requests_ = 0;
   std::optional<Outcome> outcome_;  // decided; reported once nothing is active
   bool done_ = false;

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "config/env.h"
 #include "config/keys.h"
 #include "config/loader.h"
 #include "os/users.h"
@@ -39,9 +40,18 @@ std::string binary_dir(const char* argv0) {
 }
 
 // supervisord's flags as environment-style overrides of [supervisord], so they go through
-// the same validation (and error messages) as the file.
+// the same validation (and error messages) as the file; PODVISOR_{KEY} variables (beneath the
+// flags, above the file) too.
 std::vector<std::string> flag_overrides(const SupervisordFlags& f) {
   std::vector<std::string> env;
+  for (const auto& entry : environment_strings()) {
+    const auto eq = entry.find('=');
+    if (entry.starts_with("PODVISOR_") && eq != std::string::npos &&
+        config::parse_override(std::string_view(entry).substr(0, eq),
+                               std::string_view(entry).substr(eq + 1))) {
+      env.push_back(entry);
+    }
+  }
   auto add = [&](const char* key, const std::optional<std::string>& v) {
     if (v) env.push_back(fmt::format("SUPERVISOR_SUPERVISORD_{}={}", key, *v));
   };
@@ -55,6 +65,7 @@ std::vector<std::string> flag_overrides(const SupervisordFlags& f) {
   add("PIDFILE", f.pidfile);
   if (f.nocleanup) add("NOCLEANUP", std::optional<std::string>(*f.nocleanup ? "true" : "false"));
   if (f.strip_ansi) add("STRIP_ANSI", std::optional<std::string>("true"));
+  if (f.hold_on_fatal) env.push_back("SUPERVISOR_PODVISOR_HOLD_ON_FATAL=true");
   return env;
 }
 
@@ -290,6 +301,11 @@ int check_main(int argc, char** argv) {
   }
   for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
   if (print) {
+    // podvisor's own settings, when they differ from supervisord's behaviour.
+    if (spec->hold_on_fatal) {
+      fmt::print("[podvisor]\nhold_on_fatal = true\nhold_log_interval = {}\n\n",
+                 spec->hold_log_interval.count());
+    }
     for (const auto& p : spec->programs) print_program(p);
   }
   std::cerr << fmt::format("{}: ok, {} program(s), {} warning(s)\n", spec->config_file,

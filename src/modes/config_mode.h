@@ -12,6 +12,7 @@ namespace podvisor::modes {
 struct SupervisordFlags {
   std::optional<std::string> logfile, loglevel, user, directory, identifier, childlogdir;
   std::optional<bool> nocleanup, strip_ansi;
+  bool hold_on_fatal = false;  // podvisor -c FILE --hold-on-fatal
   std::optional<std::string> minfds, pidfile;
   bool nodaemon = false;  // -n: stay in the foreground whatever [supervisord] nodaemon says
 };

@@ -32,6 +32,8 @@ Environment (standard-supervisor compatible):
                                      default 3); a run that stayed up restart_reset seconds
                                      (default 300) resets the count
   LOG_LEVEL=LEVEL                    debug, info, warn, error, critical (default info)
+  PODVISOR_HOLD_ON_FATAL=1           as --hold-on-fatal (also with -c FILE);
+                                     PODVISOR_HOLD_LOG_INTERVAL=S: its reminder, default 300
   SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
                                      SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
                                      [program:app] startsecs startretries stopsignal
@@ -40,12 +42,14 @@ Environment (standard-supervisor compatible):
                                      backoff_max ready ready_timeout ready_interval
                                      ready_status live live_interval live_failures
                                      (docs/readiness.md); [supervisord] loglevel
-                                     environment logfile; [unix_http_server] file (default
-                                     /tmp/podvisor.sock, none: off) chmod chown username
-                                     password; [inet_http_server] port username password
+                                     environment logfile hold_on_fatal hold_log_interval;
+                                     [unix_http_server] file (default /tmp/podvisor.sock,
+                                     none: off) chmod chown username password;
+                                     [inet_http_server] port username password
 
 Exit status:
-  the command's own status when it ends for good (128+N when killed by signal N);
+  the command's own status when it ends for good (128+N when killed by signal N); with
+  --hold-on-fatal, a stop while holding ends with the status of the failure held on;
   1 when restarts run out or a variable has a bad value; 126/127 when the command is not
   executable / not found; 2 for a usage error.
 )";
@@ -150,7 +154,7 @@ int podvisor_main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("podvisor ") + PODVISOR_VERSION);
   config::CommandLine cli;
   std::string log_level, max_retries, config_file;
-  bool no_restart = false;
+  bool no_restart = false, hold_on_fatal = false;
   app.add_option("-c,--configuration", config_file,
                  "run the programs of this supervisord.conf instead of CMD; without -n (or "
                  "nodaemon=true) podvisor daemonizes as supervisord does, unless it is PID 1");
@@ -163,6 +167,10 @@ int podvisor_main(int argc, char** argv) {
                  "restarts allowed before exiting 1, 0-100 (overrides PROCESS_MAX_START_RETRIES)");
   app.add_flag("--no-restart", no_restart,
                "run CMD once and exit with its status (PROCESS_AUTO_RECOVERY=false)");
+  app.add_flag("--hold-on-fatal", hold_on_fatal,
+               "on a failure that would end podvisor, print the crash report and stay up for a "
+               "look (/health 503) until `podvisor ctl start app` succeeds or a SIGTERM comes "
+               "(docs/pods.md)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -189,6 +197,7 @@ int podvisor_main(int argc, char** argv) {
     std::cerr << "podvisor: no command after --\n";
     return kUsageError;
   }
+  flags.hold_on_fatal = cli.hold_on_fatal = hold_on_fatal;
   if (cli.argv.empty()) return run_config_file(config_file, flags, argv[0]);
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;

@@ -36,6 +36,11 @@ class ControlBackend final : public control::Backend {
   int64_t wall_now() const override;
   void shutdown() override;
   void restart() override;
+  std::optional<control::HoldInfo> hold() const override { return hold_ ? hold_() : std::nullopt; }
+  // Where hold() reads from (the runtime's HoldReporter).
+  void set_hold_source(std::function<std::optional<control::HoldInfo>()> source) {
+    hold_ = std::move(source);
+  }
 
   std::vector<control::ProcessInfo> processes() const override;
   void start(const std::string& group, const std::string& name, bool wait, Done done) override;
@@ -79,6 +84,7 @@ class ControlBackend final : public control::Backend {
   std::list<Waiter> waiters_;
   std::optional<config::SupervisorSpec> pending_;  // read by reread, not applied yet
   bool restart_requested_ = false;
+  std::function<std::optional<control::HoldInfo>()> hold_;
 };
 
 }  // namespace podvisor::runtime

@@ -20,6 +20,7 @@
 #include "runtime/control_backend.h"
 #include "runtime/driver.h"
 #include "runtime/event_listeners.h"
+#include "runtime/hold.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
 #include "runtime/shutdown.h"
@@ -47,6 +48,8 @@ class Runtime {
         supervisor_(spec_, driver_, [this](const core::Supervisor::Outcome& o) { finish(o); }),
         backend_(loop_, supervisor_, programs_, main_log_, spec_, options.reload, log) {
     driver_.route_exits_to(supervisor_);
+    supervisor_.set_hold_listener([this](const core::Supervisor::Hold* h) { hold_.changed(h); });
+    backend_.set_hold_source([this] { return hold_.info(); });
     programs_.set_event_hooks(
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
@@ -131,7 +134,7 @@ class Runtime {
       os::signal_descendants(getpid(), SIGKILL, inherited_);
     }
     programs_.drain_all();
-    if (outcome_ && outcome_->failed) {
+    if (outcome_ && outcome_->failed && !outcome_->reported) {
       stderr_sink_.write(crash_report(*outcome_->failed, programs_.find(*outcome_->failed)));
     }
     const int status = outcome_ ? outcome_->exit_code : 2;
@@ -281,6 +284,9 @@ class Runtime {
   EventListeners listeners_{loop_.io(), spec_, log_};
   core::Supervisor supervisor_;
   ControlBackend backend_;
+  HoldReporter hold_{loop_.io(), spec_, supervisor_, log_, [this](const core::Process& p) {
+                       stderr_sink_.write(crash_report(p, programs_.find(p)));
+                     }};
   std::unique_ptr<control::Routes> routes_;
   std::vector<std::unique_ptr<control::HttpServer>> servers_;
   std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs

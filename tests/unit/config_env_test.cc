@@ -41,6 +41,18 @@ INSTANTIATE_TEST_SUITE_P(
         OverrideCase{"SUPERVISOR_FOO_BAR", "", ""},
         OverrideCase{"SUPERVISOR_PROGRAM__APP_NOSUCHKEY", "", ""}));
 
+TEST(ParseOverride, PodvisorsOwnVariables) {
+  const auto o = parse_override("PODVISOR_HOLD_ON_FATAL", "1");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->section, "podvisor");
+  EXPECT_EQ(o->key, "hold_on_fatal");
+  EXPECT_EQ(parse_override("PODVISOR_HOLD_LOG_INTERVAL", "5")->key, "hold_log_interval");
+  EXPECT_EQ(parse_override("SUPERVISOR_PODVISOR_HOLD_ON_FATAL", "1")->section, "podvisor");
+  // podvisor's other variables are not settings: no override, no warning.
+  EXPECT_FALSE(parse_override("PODVISOR_DAEMONIZED", "1"));
+  EXPECT_FALSE(parse_override("PODVISOR_LOGLEVEL", "debug"));
+}
+
 TEST(ParseOverride, IgnoresOtherVariablesAndTheOnesPodvisorSets) {
   EXPECT_FALSE(parse_override("PATH", "/bin"));
   EXPECT_FALSE(parse_override("SUPERVISOR_ENABLED", "1"));
@@ -156,6 +168,20 @@ TEST(SingleCommandSpec, CommandLineWinsOverEnvironment) {
   EXPECT_EQ(spec.loglevel, LogLevel::kWarn);
 }
 
+TEST(SingleCommandSpec, HoldOnFatalFromTheVariableOrTheOption) {
+  EXPECT_FALSE(spec_for({}).hold_on_fatal);
+  std::vector<std::string> warnings;
+  const auto spec =
+      spec_for({"PODVISOR_HOLD_ON_FATAL=1", "PODVISOR_HOLD_LOG_INTERVAL=2"}, &warnings);
+  EXPECT_TRUE(spec.hold_on_fatal);
+  EXPECT_EQ(spec.hold_log_interval, 2s);
+  EXPECT_TRUE(warnings.empty());
+  CommandLine cli;
+  cli.hold_on_fatal = true;
+  EXPECT_TRUE(spec_for({"PODVISOR_HOLD_ON_FATAL=0"}, nullptr, cli).hold_on_fatal);
+  EXPECT_TRUE(spec_for({"SUPERVISOR_SUPERVISORD_HOLD_ON_FATAL=true"}).hold_on_fatal);
+}
+
 class BadValue : public testing::TestWithParam<std::string> {};
 
 TEST_P(BadValue, FailsNamingTheVariable) {
@@ -180,7 +206,8 @@ INSTANTIATE_TEST_SUITE_P(
         "SUPERVISOR_PROGRAM__APP_STOPASGROUP=maybe", "SUPERVISOR_PROGRAM__APP_KILLASGROUP=false",
         "SUPERVISOR_PROGRAM__APP_ENVIRONMENT=A=\"unclosed",
         "SUPERVISOR_PROGRAM__APP_RESTART_RESET=soon", "SUPERVISOR_PROGRAM__APP_BACKOFF_MAX=1.5",
-        "SUPERVISOR_SUPERVISORD_LOGLEVEL=x"));
+        "SUPERVISOR_SUPERVISORD_LOGLEVEL=x", "PODVISOR_HOLD_ON_FATAL=sure",
+        "PODVISOR_HOLD_LOG_INTERVAL=0"));
 
 TEST(SingleCommandSpec, UnusedAndUnknownVariablesWarn) {
   std::vector<std::string> warnings;

@@ -41,6 +41,9 @@ TEST(Keys, FindAndKnownKeysBySectionType) {
   EXPECT_EQ(group, (std::vector<std::string_view>{"programs", "priority"}));
   EXPECT_TRUE(find_key("program:x", "gpu_free_memory")->not_yet);
   EXPECT_TRUE(find_key("supervisord", "require_gpu")->not_yet);
+  // [podvisor] takes [supervisord]'s keys.
+  EXPECT_EQ(find_key("podvisor", "hold_on_fatal"), find_key("supervisord", "hold_on_fatal"));
+  EXPECT_EQ(known_keys("podvisor"), known_keys("supervisord"));
 }
 
 // Single-command mode applies exactly the keys it documents (README, "SUPERVISOR_*").
@@ -49,12 +52,14 @@ TEST(Keys, SingleCommandKeys) {
   for (const auto& k : all_keys()) {
     if (k.single_command) single.insert(k.name);
   }
-  EXPECT_EQ(single,
-            (std::set<std::string_view>{
-                "startsecs",     "startretries", "stopsignal",    "stopwaitsecs",  "stopasgroup",
-                "killasgroup",   "exitcodes",    "autorestart",   "environment",   "directory",
-                "restart_reset", "backoff_max",  "ready",         "ready_timeout", "ready_interval",
-                "ready_status",  "live",         "live_interval", "live_failures", "loglevel"}));
+  EXPECT_EQ(
+      single,
+      (std::set<std::string_view>{
+          "startsecs",     "startretries",      "stopsignal",   "stopwaitsecs",  "stopasgroup",
+          "killasgroup",   "exitcodes",         "autorestart",  "environment",   "directory",
+          "restart_reset", "backoff_max",       "ready",        "ready_timeout", "ready_interval",
+          "hold_on_fatal", "hold_log_interval", "ready_status", "live",          "live_interval",
+          "live_failures", "loglevel"}));
 }
 
 class KeyBounds : public testing::Test {

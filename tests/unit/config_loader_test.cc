@@ -306,6 +306,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"[supervisord]\n[include]\nnofiles=1\n", 2, "no files setting"},
         ErrorCase{"[supervisord]\n[program:a]\ncommand=/x\nnumprocs=0\n", 4, "numprocs"},
         ErrorCase{"[supervisord]\nlog_format=xml\n", 2, "log format"},
+        ErrorCase{"[supervisord]\n[podvisor]\n\nhold_on_fatal=maybe\n", 4,
+                  "[podvisor] hold_on_fatal: 'maybe' is not a boolean"},
+        ErrorCase{"[podvisor]\nhold_log_interval=0\n", 2, "hold_log_interval"},
         ErrorCase{"junk before any section\n", 1, "no section headers"},
         ErrorCase{"[program:a]\ncommand=/x\nready=tcp://db.internal:5432\n", 3,
                   "numeric address or localhost"},
@@ -331,6 +334,41 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"[program:a]\ncommand=/x\ndepends_on=b\n[program:b]\ncommand=/x\n"
                   "depends_on=c\n[program:c]\ncommand=/x\ndepends_on=a\n",
                   9, "dependency cycle: a -> b -> c -> a"}));
+
+// podvisor's own keys may go in [podvisor], which supervisord ignores; it wins over
+// [supervisord] where both set a key, and an override wins over both.
+TEST_F(Loader, PodvisorSectionTakesSupervisordKeysAndWins) {
+  const auto spec = load(
+      "[supervisord]\nexit_on_fatal=true\nhold_on_fatal=false\nloglevel=warn\n"
+      "[podvisor]\nhold_on_fatal=true\nhold_log_interval=30\nloglevel=debug\n"
+      "[program:a]\ncommand=/x\n");
+  EXPECT_TRUE(spec.exit_on_fatal);
+  EXPECT_TRUE(spec.hold_on_fatal);
+  EXPECT_EQ(spec.hold_log_interval, 30s);
+  EXPECT_EQ(spec.loglevel, LogLevel::kDebug);
+  EXPECT_EQ(spec.logfile, "supervisord.log");  // [supervisord]'s default still applies
+  EXPECT_FALSE(spec.other_sections.count("podvisor"));
+  EXPECT_TRUE(warnings_.empty()) << warnings_.front();
+
+  const auto defaults = load("[supervisord]\n[program:a]\ncommand=/x\n");
+  EXPECT_FALSE(defaults.hold_on_fatal);
+  EXPECT_EQ(defaults.hold_log_interval, 300s);
+
+  const auto overridden =
+      load("[supervisord]\n[podvisor]\nhold_on_fatal=true\n", {}, {"PODVISOR_HOLD_ON_FATAL=false"});
+  EXPECT_FALSE(overridden.hold_on_fatal);
+  const auto flag = load("[supervisord]\nhold_on_fatal=false\n", {},
+                         {"PODVISOR_HOLD_ON_FATAL=0", "SUPERVISOR_PODVISOR_HOLD_ON_FATAL=true"});
+  EXPECT_TRUE(flag.hold_on_fatal);
+}
+
+TEST_F(Loader, PodvisorSectionAloneAndItsUnknownKeys) {
+  const auto spec = load("[podvisor]\nhold_on_fatal=yes\nsshd=1\n[program:a]\ncommand=/x\n");
+  EXPECT_TRUE(spec.hold_on_fatal);
+  EXPECT_TRUE(warned("no [supervisord] section"));
+  EXPECT_TRUE(warned("supervisord.conf:3: [podvisor] unknown key 'sshd'"));
+  EXPECT_FALSE(warned("unknown section"));
+}
 
 TEST_F(Loader, ReadsTheControlServers) {
   const auto spec = load(

@@ -58,6 +58,15 @@ struct ProcessInfo {
   uint64_t log_dropped_bytes[2] = {0, 0};  // stdout, stderr: what their log files could not take
 };
 
+// hold_on_fatal: the failure podvisor holds on instead of ending (/health, /api/v1/hold).
+struct HoldInfo {
+  std::string group, name;  // the program held on
+  std::string reason;       // "app exited (exit status 3)"
+  int exit_code = 0;        // podvisor's status when it is stopped while holding
+  int64_t since = 0;        // wall-clock seconds
+  std::string retry;        // "podvisor ctl start app"
+};
+
 // One program of the configuration read last, as getAllConfigInfo reports it.
 struct ConfigInfo {
   config::ProgramSpec spec;  // with the log paths chosen for AUTO logs filled in
@@ -101,6 +110,8 @@ class Backend {
   // only begin here: the reply to the request must still go out.
   virtual void shutdown() = 0;
   virtual void restart() = 0;
+  // The failure podvisor holds on (hold_on_fatal); nullopt when it does not hold.
+  virtual std::optional<HoldInfo> hold() const { return std::nullopt; }
 
   // --- processes (group, name) as ProcessInfo names them
   // Every process of the active groups, in supervisord's request order (core::listed_before):

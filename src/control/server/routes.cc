@@ -334,7 +334,18 @@ void Routes::logtail(const std::string& path, std::shared_ptr<Responder> respond
 
 Response Routes::health() const {
   std::string why;
-  const int status = health_status(backend_.processes(), backend_.state(), why);
+  auto processes = backend_.processes();
+  const auto hold = backend_.hold();
+  // The program held on is named once, first, with why; other FATAL ones after it.
+  if (hold) {
+    std::erase_if(processes,
+                  [&](const auto& p) { return p.group == hold->group && p.name == hold->name; });
+  }
+  int status = health_status(processes, backend_.state(), why);
+  if (hold) {
+    status = 503;
+    why = fmt::format("holding: {}{}{}", hold->reason, why.empty() ? "" : "; ", why);
+  }
   return text(status, status == 200 ? "ok\n" : why + "\n");
 }
 
@@ -370,6 +381,18 @@ void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
     }
     return list;
   };
+  if (path == "/api/v1/hold") {
+    if (request.method != "GET") return responder->send(json(405, {{"error", "GET only"}}));
+    const auto hold = backend_.hold();
+    if (!hold) return responder->send(json(200, {{"holding", false}}));
+    return responder->send(json(200, {{"holding", true},
+                                      {"name", hold->name},
+                                      {"group", hold->group},
+                                      {"reason", hold->reason},
+                                      {"exit_code", hold->exit_code},
+                                      {"since", hold->since},
+                                      {"retry", hold->retry}}));
+  }
   if (path == "/api/v1/programs") {
     if (request.method != "GET") return responder->send(json(405, {{"error", "GET only"}}));
     return responder->send(json(200, describe_all()));
