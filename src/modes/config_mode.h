@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "output/log.h"
+#include "pod/ssh_program.h"
+
 namespace podvisor::modes {
 
 // Command-line values that win over the [supervisord] section (supervisord's flags).
@@ -24,5 +27,8 @@ int check_main(int argc, char** argv);
 int supervisord_main(int argc, char** argv);
 
 std::vector<std::string> environment_strings();
+
+// Logs what SSH at boot said (pod::add_ssh_program): warnings, then what it does.
+void log_ssh(const pod::SshMessages& messages, output::Logger& log);
 
 }  // namespace podvisor::modes

@@ -16,6 +16,7 @@
 #include "modes/generated_config.h"
 #include "modes/requirements.h"
 #include "output/log.h"
+#include "pod/ssh_program.h"
 #include "runtime/runtime.h"
 
 namespace podvisor::modes {
@@ -68,7 +69,8 @@ class PodvisorFormatter : public CLI::Formatter {
 
 // As standard-supervisor, MHCS's steps come first: the model's requirements are installed,
 // then (when supervised) the effective configuration is written for supervisorctl.
-int run_single_command(const config::CommandLine& cli, bool standard_supervisor) {
+int run_single_command(const config::CommandLine& cli, bool standard_supervisor,
+                       bool ssh = false) {
   output::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
   const auto env = environment_strings();
   std::vector<std::string> warnings;
@@ -96,6 +98,7 @@ int run_single_command(const config::CommandLine& cli, bool standard_supervisor)
       return kBadEnvironment;
     }
   }
+  log_ssh(pod::add_ssh_program(spec, env, ssh, pod::self_executable()), log);
   runtime::RuntimeOptions options;
   options.terminal = isatty(STDIN_FILENO) == 1;
   return runtime::run_supervisor(std::move(spec), options, log);
@@ -150,7 +153,7 @@ int podvisor_main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("podvisor ") + PODVISOR_VERSION);
   config::CommandLine cli;
   std::string log_level, max_retries, config_file;
-  bool no_restart = false;
+  bool no_restart = false, ssh = false;
   app.add_option("-c,--configuration", config_file,
                  "run the programs of this supervisord.conf instead of CMD; without -n (or "
                  "nodaemon=true) podvisor daemonizes as supervisord does, unless it is PID 1");
@@ -163,6 +166,10 @@ int podvisor_main(int argc, char** argv) {
                  "restarts allowed before exiting 1, 0-100 (overrides PROCESS_MAX_START_RETRIES)");
   app.add_flag("--no-restart", no_restart,
                "run CMD once and exit with its status (PROCESS_AUTO_RECOVERY=false)");
+  app.add_flag("--ssh", ssh,
+               "supervise sshd beside CMD, with the key of PUBLIC_KEY, SSH_PUBLIC_KEY or "
+               "RUNPOD_SSH_PUBLIC_KEY (on by itself when one is set; PODVISOR_SSH=0 turns it "
+               "off; docs/pods.md)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -193,7 +200,7 @@ int podvisor_main(int argc, char** argv) {
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;
   if (no_restart) cli.recovery = false;
-  return run_single_command(cli, false);
+  return run_single_command(cli, false, ssh);
 }
 
 }  // namespace podvisor::modes
