@@ -232,7 +232,14 @@ std::optional<std::vector<std::string>> host_keys(const SetupOptions& o,
     keys.push_back(path);
     if (!keygen.empty()) {
       const auto fp = run_capture({keygen, "-l", "-f", path + ".pub"});
-      if (fp.status == 0) say(fmt::format("host key {}", first_line(fp.output)));
+      // "256 SHA256:... comment (ED25519)" → "ED25519 SHA256:...".
+      const auto line = first_line(fp.output);
+      const auto space = line.find(' '), open = line.rfind('(');
+      if (fp.status == 0 && space != std::string::npos && open != std::string::npos) {
+        const auto hash = line.substr(space + 1, line.find(' ', space + 1) - space - 1);
+        say(fmt::format("host key {} {} ({})", line.substr(open + 1, line.size() - open - 2), hash,
+                        path));
+      }
     }
   }
   if (keys.empty()) {
@@ -246,14 +253,18 @@ std::optional<std::vector<std::string>> host_keys(const SetupOptions& o,
 bool write_session_environment(const SetupOptions& o, const os::UserInfo& user,
                                const std::vector<std::string>& env) {
   if (o.env_file.empty()) return true;
-  // It holds the container's secrets (HF_TOKEN...): readable by the SSH user only.
+  const auto vars = session_variables(env, o.exclude);
+  // Both hold the container's secrets (HF_TOKEN...): the shell file readable by the SSH user
+  // only, sshd's config by root only.
   if (!make_directories(parent(o.env_file), 0755) ||
-      !write_atomically(o.env_file, session_environment(env, o.exclude), 0600, user.uid,
-                        user.gid)) {
+      !write_atomically(o.env_file, session_environment(vars), 0600, user.uid, user.gid) ||
+      !write_atomically(sshd_config_path(o.env_file),
+                        sshd_config_text(vars, "/etc/ssh/sshd_config"), 0600, 0, 0)) {
     return false;
   }
   if (o.profile_file.empty()) return true;
-  // Login shells read /etc/profile.d; `ssh host cmd` with bash reads BASH_ENV (sshd SetEnv).
+  // sshd's SetEnv reaches every session, but a login shell's /etc/profile resets PATH: the
+  // profile.d file, read after it, sets the container's values again.
   const auto text = fmt::format(
       "# Written by podvisor: SSH sessions get the container's environment.\n"
       "[ -r {0} ] && . {0}\n",

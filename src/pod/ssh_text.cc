@@ -7,11 +7,12 @@
 #include <cctype>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace podvisor::pod {
 namespace {
 
-constexpr std::string_view kBlank = " \t\r";
+constexpr std::string_view kBlank = " \t\r\n";
 
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(kBlank);
@@ -137,7 +138,7 @@ std::string shell_quote(std::string_view text) {
 
 bool excluded_from_session(std::string_view name, const std::vector<std::string>& exclude) {
   // A session sets its own; the keys are not needed once written; SUPERVISOR_ENABLED and the
-  // process names describe sshd, not the session; BASH_ENV/ENV point at this very file.
+  // process names describe sshd, not the session.
   static constexpr std::string_view kSession[] = {"HOME",
                                                   "PWD",
                                                   "OLDPWD",
@@ -171,21 +172,48 @@ bool excluded_from_session(std::string_view name, const std::vector<std::string>
   });
 }
 
-std::string session_environment(const std::vector<std::string>& environ,
-                                const std::vector<std::string>& exclude) {
-  std::vector<std::string> lines;
+std::vector<std::pair<std::string, std::string>> session_variables(
+    const std::vector<std::string>& environ, const std::vector<std::string>& exclude) {
+  std::vector<std::pair<std::string, std::string>> out;
   for (const auto& entry : environ) {
     const auto eq = entry.find('=');
     if (eq == std::string::npos) continue;
     const std::string_view name(entry.data(), eq);
     if (!valid_name(name) || excluded_from_session(name, exclude)) continue;
-    lines.push_back(fmt::format("export {}={}\n", name, shell_quote(entry.substr(eq + 1))));
+    if (std::any_of(out.begin(), out.end(), [&](const auto& v) { return v.first == name; })) {
+      continue;  // the first wins, as getenv() finds it
+    }
+    out.emplace_back(name, entry.substr(eq + 1));
   }
-  std::sort(lines.begin(), lines.end());
-  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
-  std::string out = "# Written by podvisor at sshd's start: the container's environment.\n";
-  for (const auto& l : lines) out += l;
+  std::sort(out.begin(), out.end());
   return out;
+}
+
+std::string session_environment(const std::vector<std::pair<std::string, std::string>>& vars) {
+  std::string out = "# Written by podvisor at sshd's start: the container's environment.\n";
+  for (const auto& [name, value] : vars) {
+    out += fmt::format("export {}={}\n", name, shell_quote(value));
+  }
+  return out;
+}
+
+std::string sshd_config_text(const std::vector<std::pair<std::string, std::string>>& vars,
+                             std::string_view base_config) {
+  std::string line;
+  for (const auto& [name, value] : vars) {
+    // A config line cannot hold a line break: such a value stays in the shell file only.
+    if (value.find_first_of("\r\n") != std::string::npos) continue;
+    line += " \"" + name + "=";
+    for (const char c : value) {
+      if (c == '"' || c == '\\') line += '\\';
+      line += c;
+    }
+    line += '"';
+  }
+  std::string out = "# Written by podvisor: sshd's own config, with the container's environment.\n";
+  // sshd keeps the first SetEnv it reads: this one, before the system's file.
+  if (!line.empty()) out += "SetEnv" + line + "\n";
+  return out + fmt::format("Include {}\n", base_config);
 }
 
 std::vector<std::string> host_key_types(std::string_view query_output) {
@@ -262,7 +290,7 @@ std::vector<std::string> sshd_argv(const SetupOptions& o,
   }
   // podvisor knows sshd's pid; a pidfile would only go stale.
   argv.insert(argv.end(), {"-o", "PidFile=none"});
-  if (!o.env_file.empty()) argv.insert(argv.end(), {"-o", "SetEnv=BASH_ENV=" + o.env_file});
+  if (!o.env_file.empty()) argv.insert(argv.end(), {"-f", sshd_config_path(o.env_file)});
   if (!o.authorized_keys.empty()) {
     argv.insert(argv.end(), {"-o", "AuthorizedKeysFile=" + o.authorized_keys});
   }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace podvisor::pod {
@@ -42,9 +43,19 @@ std::string shell_quote(std::string_view text);
 // Whether a variable stays out of SSH sessions: the session's own (HOME, SHELL, SSH_*...),
 // the key variables, podvisor's and supervisord's, and the names or globs in `exclude`.
 bool excluded_from_session(std::string_view name, const std::vector<std::string>& exclude);
-// "export NAME='value'" lines for environ ("NAME=value" strings), sorted by name.
-std::string session_environment(const std::vector<std::string>& environ,
-                                const std::vector<std::string>& exclude);
+// The variables of environ ("NAME=value" strings) that sessions get, sorted by name.
+std::vector<std::pair<std::string, std::string>> session_variables(
+    const std::vector<std::string>& environ, const std::vector<std::string>& exclude);
+// "export NAME='value'" lines: the file login shells source (/etc/profile.d).
+std::string session_environment(const std::vector<std::pair<std::string, std::string>>& vars);
+// The config sshd runs with: one SetEnv line with the variables (every session gets them,
+// whatever its shell), then `Include base_config`, the system's own.
+std::string sshd_config_text(const std::vector<std::pair<std::string, std::string>>& vars,
+                             std::string_view base_config);
+// Where that config is written: beside the environment file.
+inline std::string sshd_config_path(const std::string& env_file) {
+  return env_file + ".sshd_config";
+}
 
 // The host key types to have, ed25519 first, among those `ssh -Q key` lists (empty output:
 // the three OpenSSH defaults). DSA never: OpenSSH 7.0 stopped offering it and 10.0 removed it.
