@@ -1,0 +1,251 @@
+// SSH at boot (docs/pods.md) with Debian's real OpenSSH server and client on loopback: a
+// fresh key pair, port and directory per test, key auth only. Every path podvisor writes is
+// under the test's directory (ssh_host_key_dir, ssh_authorized_keys, ssh_env_file,
+// ssh_profile_file): nothing of this machine's /root/.ssh, /etc/ssh or /etc/profile.d is
+// touched. The directory is under /tmp (mode 1777), which sshd's StrictModes rejects on the
+// path to authorized_keys, so these tests, and only they, pass StrictModes=no.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "harness.h"
+
+namespace e2e {
+namespace {
+
+bool installed(const char* path) { return ::access(path, X_OK) == 0; }
+
+// Runs argv (looked up in PATH) to completion.
+Result command(std::vector<std::string> argv) {
+  Options o;
+  o.argv = std::move(argv);
+  return run(o);
+}
+
+// A port nobody listens on now (the kernel's choice); sshd binds it moments later.
+uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ADD_FAILURE() << "no free port";
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class PodSsh : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!installed("/usr/sbin/sshd") || !installed("/usr/bin/ssh") ||
+        !installed("/usr/bin/ssh-keygen")) {
+      GTEST_SKIP() << "OpenSSH server or client not installed (apt-get install openssh-server)";
+    }
+    port_ = free_port();
+    key_ = make_key("id");
+  }
+
+  // A fresh ed25519 key pair in the test's directory; returns its public line.
+  std::string make_key(const std::string& name) {
+    const auto r = command(
+        {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name + "@laptop", "-f", dir_ / name});
+    EXPECT_EQ(r.code, 0) << r.describe();
+    auto pub = read_file(dir_ / (name + ".pub"));
+    while (!pub.empty() && pub.back() == '\n') pub.pop_back();
+    return pub;
+  }
+
+  // podvisor ARGS with SSH's paths in the test's directory, and `public_key` as PUBLIC_KEY.
+  Options pod(std::vector<std::string> args,
+              std::map<std::string, std::optional<std::string>> env) {
+    std::map<std::string, std::optional<std::string>> all = {
+        {"SUPERVISOR_UNIX_HTTP_SERVER_FILE", dir_ / "s.sock"},
+        {"SUPERVISOR_SUPERVISORD_SSH_HOST_KEY_DIR", dir_ / "hostkeys"},
+        {"SUPERVISOR_SUPERVISORD_SSH_AUTHORIZED_KEYS", dir_ / "home/.ssh/authorized_keys"},
+        {"SUPERVISOR_SUPERVISORD_SSH_ENV_FILE", dir_ / "ssh-environment"},
+        {"SUPERVISOR_SUPERVISORD_SSH_PROFILE_FILE", dir_ / "profile.d/podvisor-ssh.sh"},
+        {"SUPERVISOR_SUPERVISORD_SSH_PORT", std::to_string(port_)},
+        {"SUPERVISOR_SUPERVISORD_SSH_OPTIONS", "ListenAddress=127.0.0.1 StrictModes=no"},
+        {"PUBLIC_KEY", key_},
+    };
+    for (auto& [k, v] : env) all[k] = v;
+    return podvisor(std::move(args), std::move(all));
+  }
+
+  // ssh KEY root@127.0.0.1 COMMAND, batch mode (never a prompt).
+  Result ssh(const std::string& remote, const std::string& key = "id") {
+    return e2e::command({"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
+                         "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o",
+                         "ConnectTimeout=10", "-i", dir_ / key, "-p", std::to_string(port_),
+                         "root@127.0.0.1", remote});
+  }
+
+  // Until sshd has said it listens `times` times (each start says it once).
+  static bool listening(Child& c, size_t times = 1) {
+    return c.wait_for([&] { return count(c.out(), "Server listening on") >= times; });
+  }
+
+  static std::string host_key_line(const std::string& log) {
+    const auto at = log.find("host key ED25519 ");
+    return at == std::string::npos ? "" : log.substr(at, log.find('\n', at) - at);
+  }
+
+  TempDir dir_;
+  uint16_t port_ = 0;
+  std::string key_;
+};
+
+TEST_F(PodSsh, LoginWorksAndTheSessionHasTheContainersEnvironment) {
+  const std::string token = "hf_a b'c \"d\" $e \\f";
+  Child c(pod(
+      {"--", "sleep", "60"},
+      {{"HF_TOKEN", token}, {"RUNPOD_PUBLIC_IP", "203.0.113.7"}, {"RUNPOD_TCP_PORT_22", "40022"}}));
+  ASSERT_TRUE(listening(c)) << c.describe();
+  const auto r = ssh("printf '%s|%s' \"$HF_TOKEN\" \"${PUBLIC_KEY-unset}\"");
+  ASSERT_EQ(r.code, 0) << r.describe() << c.describe();
+  EXPECT_EQ(r.out, token + "|unset");
+  // A login shell sources the profile.d file, which restores the container's values.
+  const auto profile = read_file(dir_ / "profile.d/podvisor-ssh.sh");
+  const auto login =
+      ssh(". " + shell_quote(dir_ / "profile.d/podvisor-ssh.sh") + " && printf %s \"$HF_TOKEN\"");
+  EXPECT_EQ(login.out, token) << profile;
+  // Secrets: the files are for root only, and never on sshd's command line.
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "ssh-environment").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const auto sshd = spawned_pid(c.err(), "sshd");
+  ASSERT_TRUE(sshd);
+  const auto cmdline = read_file("/proc/" + std::to_string(*sshd) + "/cmdline");
+  EXPECT_EQ(cmdline.find("hf_a"), std::string::npos) << cmdline;
+  // How to connect, in the log and in /api/v1.
+  const std::string hint = "ssh root@203.0.113.7 -p 40022 -i ~/.ssh/id_ed25519";
+  EXPECT_NE(c.err().find("connect with: " + hint), std::string::npos) << c.describe();
+  const auto api = command(
+      {"python3", data_path("control_http.py"), "unix://" + (dir_ / "s.sock"), "GET", "/api/v1"});
+  EXPECT_NE(api.out.find("200\n"), std::string::npos) << api.describe();
+  EXPECT_NE(api.out.find("\"ssh\":\"" + hint + "\""), std::string::npos) << api.describe();
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), 128 + SIGTERM);
+}
+
+TEST_F(PodSsh, SecondBootAddsNoDuplicateKeyAndKeepsTheHostKey) {
+  std::string first_host_key;
+  for (int boot = 0; boot < 2; ++boot) {
+    Child c(pod({"--", "sleep", "60"}, {}));
+    ASSERT_TRUE(listening(c)) << c.describe();
+    ASSERT_EQ(ssh("true").code, 0) << c.describe();
+    const auto line = host_key_line(c.out());
+    ASSERT_FALSE(line.empty()) << c.describe();
+    if (boot == 0) first_host_key = line;
+    EXPECT_EQ(line, first_host_key) << "the host key changed across a restart";
+    if (boot == 1) {
+      EXPECT_NE(c.out().find("1 key(s) already in"), std::string::npos) << c.describe();
+      EXPECT_EQ(c.out().find("generated host key"), std::string::npos) << c.describe();
+    }
+    c.signal(SIGTERM);
+    ASSERT_TRUE(c.wait_exit()) << c.describe();
+  }
+  const auto blob = key_.substr(key_.find(' ') + 1, 40);
+  EXPECT_EQ(count(read_file(dir_ / "home/.ssh/authorized_keys"), blob), 1u);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "home/.ssh/authorized_keys").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir_ / "home/.ssh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST_F(PodSsh, KilledSshdIsRestartedAndAcceptsAgain) {
+  Child c(pod({"--", "sleep", "60"}, {}));
+  ASSERT_TRUE(listening(c)) << c.describe();
+  const auto sshd = spawned_pid(c.err(), "sshd");
+  ASSERT_TRUE(sshd);
+  ASSERT_EQ(::kill(*sshd, SIGKILL), 0);
+  ASSERT_TRUE(listening(c, 2)) << c.describe();
+  EXPECT_NE(spawned_pid(c.err(), "sshd"), sshd);
+  // Listening is announced before the socket takes a login; poll until one works.
+  const auto deadline = Clock::now() + kTimeout;
+  Result r;
+  while ((r = ssh("true")).code != 0 && Clock::now() < deadline) {
+    c.wait_for([] { return false; }, 100ms, 100ms);
+  }
+  EXPECT_EQ(r.code, 0) << r.describe() << c.describe();
+}
+
+TEST_F(PodSsh, SigtermStopsSshdAndLeavesNothing) {
+  Child c(pod({"--", "sleep", "60"}, {}));
+  ASSERT_TRUE(listening(c)) << c.describe();
+  const auto sshd = spawned_pid(c.err(), "sshd");
+  ASSERT_TRUE(sshd);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), 128 + SIGTERM) << c.describe();
+  const auto state = process_state(*sshd);
+  EXPECT_TRUE(!state || *state == 'Z') << "sshd outlived podvisor\n" << c.describe();
+  EXPECT_TRUE(descendants(c.pid()).empty());
+}
+
+TEST_F(PodSsh, SeveralKeysWithCrlfCommentsAndBlankLines) {
+  const auto second = make_key("id2");
+  const auto keys = "\r\n# the team\r\n" + key_ + " trailing comment\r\n\r\n" + second + "\r\n";
+  // SSH_PUBLIC_KEY, and --ssh (SSH would be on by itself with a key set).
+  Child c(pod({"--ssh", "--", "sleep", "60"},
+              {{"PUBLIC_KEY", std::nullopt}, {"SSH_PUBLIC_KEY", keys}}));
+  ASSERT_TRUE(listening(c)) << c.describe();
+  EXPECT_EQ(ssh("true", "id").code, 0) << c.describe();
+  EXPECT_EQ(ssh("true", "id2").code, 0) << c.describe();
+  EXPECT_NE(c.out().find("added 2 key(s)"), std::string::npos) << c.describe();
+  EXPECT_EQ(c.out().find("not a public key"), std::string::npos) << c.describe();
+}
+
+TEST_F(PodSsh, MalformedKeyIsNamedAndTheOtherKeysStillWork) {
+  Child c(pod({"--", "sleep", "60"}, {{"PUBLIC_KEY", "ssh-ed25519 AAAAtruncated\n" + key_}}));
+  ASSERT_TRUE(listening(c)) << c.describe();
+  EXPECT_NE(c.out().find("PUBLIC_KEY holds a line that is not a public key, skipped: "
+                         "'ssh-ed25519 AAAAtruncated'"),
+            std::string::npos)
+      << c.describe();
+  EXPECT_EQ(ssh("true").code, 0) << c.describe();
+}
+
+TEST_F(PodSsh, RejectedConfigShowsSshdsErrorAndTheCommandRunsOn) {
+  Child c(pod({"--", "sleep", "60"}, {{"SUPERVISOR_SUPERVISORD_SSH_OPTIONS", "NoSuchOption=1"}}));
+  EXPECT_TRUE(c.wait_stdout("sshd -t rejects the configuration")) << c.describe();
+  EXPECT_TRUE(c.wait_stdout("NoSuchOption")) << c.describe();
+  EXPECT_TRUE(c.wait_stderr("exited: sshd (exit status 1")) << c.describe();
+  EXPECT_FALSE(c.exited()) << c.describe();
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait_exit(), 128 + SIGTERM) << c.describe();
+}
+
+// No skip: this is the machine without sshd that the test simulates.
+TEST(PodSshOff, NoSshdWarnsOnceAndTheExitStatusIsTheCommands) {
+  TempDir dir;
+  const auto r = run(podvisor({"--no-restart", "--", "sh", "-c", "exit 3"},
+                              {{"PUBLIC_KEY", "ssh-ed25519 AAAA"},
+                               {"SUPERVISOR_UNIX_HTTP_SERVER_FILE", "none"},
+                               {"SUPERVISOR_SUPERVISORD_SSH_SSHD", dir / "no-sshd"}}));
+  EXPECT_EQ(r.code, 3) << r.describe();
+  EXPECT_EQ(count(r.err, "openssh-server"), 1u) << r.describe();
+  EXPECT_EQ(r.err.find("spawned: 'sshd'"), std::string::npos) << r.describe();
+}
+
+TEST(PodSshOff, OffWithoutAKeyOrWithPodvisorSsh0) {
+  for (const auto& env : std::vector<std::map<std::string, std::optional<std::string>>>{
+           {}, {{"PUBLIC_KEY", "ssh-ed25519 AAAA"}, {"PODVISOR_SSH", "0"}}}) {
+    auto all = env;
+    all["SUPERVISOR_UNIX_HTTP_SERVER_FILE"] = "none";
+    const auto r = run(podvisor({"--no-restart", "--", "true"}, all));
+    EXPECT_EQ(r.code, 0) << r.describe();
+    EXPECT_EQ(r.err.find("ssh"), std::string::npos) << r.describe();
+  }
+}
+
+}  // namespace
+}  // namespace e2e
