@@ -224,6 +224,56 @@ TEST_F(PodSsh, RejectedConfigShowsSshdsErrorAndTheCommandRunsOn) {
   EXPECT_EQ(c.wait_exit(), 128 + SIGTERM) << c.describe();
 }
 
+// The same from a supervisord.conf's [supervisord] section; `check` validates the keys; a
+// configured program named sshd is the user's own and stays alone.
+TEST_F(PodSsh, ConfigFileKeysCheckAndAUsersOwnSshd) {
+  const auto conf = write_config(dir_, R"([supervisord]
+logfile=/dev/null
+ssh=true
+ssh_user=root
+ssh_host_key_dir=@DIR@/hostkeys
+ssh_authorized_keys=@DIR@/keys
+ssh_env_file=@DIR@/env
+ssh_profile_file=none
+ssh_env_exclude=SECRET_*, OTHER
+ssh_port=)" + std::to_string(port_) + R"(
+ssh_options=ListenAddress=127.0.0.1 StrictModes=no
+
+[program:train]
+command=sleep 60
+)");
+  EXPECT_EQ(run(podvisor({"check", "-c", conf})).code, 0);
+  {
+    Child c(podvisor_config(conf, {{"PUBLIC_KEY", key_}, {"SECRET_X", "s"}, {"KEPT", "k"}}));
+    ASSERT_TRUE(listening(c)) << c.describe();
+    const auto r = ssh("printf '%s|%s' \"${SECRET_X-none}\" \"$KEPT\"");
+    EXPECT_EQ(r.out, "none|k") << r.describe() << c.describe();
+    c.signal(SIGTERM);
+    EXPECT_TRUE(c.wait_exit()) << c.describe();
+  }
+  const auto bad = write_config(dir_, "[supervisord]\nssh=maybe\nssh_port=70000\n", "bad.conf");
+  const auto r = run(podvisor({"check", "-c", bad}));
+  EXPECT_EQ(r.code, 2) << r.describe();
+  EXPECT_NE(r.err.find("ssh"), std::string::npos) << r.describe();
+
+  const auto own = write_config(dir_, R"([supervisord]
+logfile=/dev/null
+ssh=true
+
+[program:sshd]
+command=sleep 60
+)",
+                                "own.conf");
+  Child c(podvisor_config(own, {{"PUBLIC_KEY", key_}}));
+  ASSERT_TRUE(c.wait_stderr("success: sshd entered RUNNING")) << c.describe();
+  EXPECT_EQ(count(c.err(), "a program named 'sshd' is configured"), 1u) << c.describe();
+  const auto pid = spawned_pid(c.err(), "sshd");
+  ASSERT_TRUE(pid);
+  EXPECT_EQ(process_name(*pid), "sleep");
+  c.signal(SIGTERM);
+  EXPECT_TRUE(c.wait_exit()) << c.describe();
+}
+
 // No skip: this is the machine without sshd that the test simulates.
 TEST(PodSshOff, NoSshdWarnsOnceAndTheExitStatusIsTheCommands) {
   TempDir dir;
