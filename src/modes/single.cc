@@ -33,6 +33,10 @@ Environment (standard-supervisor compatible):
                                      default 3); a run that stayed up restart_reset seconds
                                      (default 300) resets the count
   LOG_LEVEL=LEVEL                    debug, info, warn, error, critical (default info)
+  PUBLIC_KEY, SSH_PUBLIC_KEY, RUNPOD_SSH_PUBLIC_KEY
+                                     public keys: when one is set, sshd is supervised as
+                                     program 'sshd' with them (SSH at boot, docs/pods.md)
+  PODVISOR_SSH=1|0                   SSH at boot on or off whatever the keys say
   SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
                                      SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
                                      [program:app] startsecs startretries stopsignal
@@ -69,8 +73,7 @@ class PodvisorFormatter : public CLI::Formatter {
 
 // As standard-supervisor, MHCS's steps come first: the model's requirements are installed,
 // then (when supervised) the effective configuration is written for supervisorctl.
-int run_single_command(const config::CommandLine& cli, bool standard_supervisor,
-                       bool ssh = false) {
+int run_single_command(const config::CommandLine& cli, bool standard_supervisor, bool ssh = false) {
   output::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
   const auto env = environment_strings();
   std::vector<std::string> warnings;

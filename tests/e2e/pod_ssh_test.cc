@@ -286,6 +286,14 @@ TEST(PodSshOff, NoSshdWarnsOnceAndTheExitStatusIsTheCommands) {
   EXPECT_EQ(r.err.find("spawned: 'sshd'"), std::string::npos) << r.describe();
 }
 
+TEST(PodSshOff, HelpNamesTheOptionAndTheVariables) {
+  const auto r = run(podvisor({"--help"}));
+  ASSERT_EQ(r.code, 0) << r.describe();
+  for (const auto* word : {"--ssh", "PUBLIC_KEY", "RUNPOD_SSH_PUBLIC_KEY", "PODVISOR_SSH"}) {
+    EXPECT_NE(r.out.find(word), std::string::npos) << word << "\n" << r.describe();
+  }
+}
+
 TEST(PodSshOff, OffWithoutAKeyOrWithPodvisorSsh0) {
   for (const auto& env : std::vector<std::map<std::string, std::optional<std::string>>>{
            {}, {{"PUBLIC_KEY", "ssh-ed25519 AAAA"}, {"PODVISOR_SSH", "0"}}}) {
