@@ -4,10 +4,7 @@
 // ssh_profile_file): nothing of this machine's /root/.ssh, /etc/ssh or /etc/profile.d is
 // touched. The directory is under /tmp (mode 1777), which sshd's StrictModes rejects on the
 // path to authorized_keys, so these tests, and only they, pass StrictModes=no.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,21 +24,6 @@ Result command(std::vector<std::string> argv) {
   return run(o);
 }
 
-// A port nobody listens on now (the kernel's choice); sshd binds it moments later.
-uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ADD_FAILURE() << "no free port";
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 class PodSsh : public testing::Test {
  protected:
   void SetUp() override {
@@ -49,7 +31,7 @@ class PodSsh : public testing::Test {
         !installed("/usr/bin/ssh-keygen")) {
       GTEST_SKIP() << "OpenSSH server or client not installed (apt-get install openssh-server)";
     }
-    port_ = free_port();
+    port_ = loopback_port();
     key_ = make_key("id");
   }
 
