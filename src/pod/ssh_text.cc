@@ -124,18 +124,6 @@ std::string merge_authorized_keys(std::string_view existing, const std::vector<s
   return out;
 }
 
-std::string shell_quote(std::string_view text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 bool excluded_from_session(std::string_view name, const std::vector<std::string>& exclude) {
   // A session sets its own; the keys are not needed once written; SUPERVISOR_ENABLED and the
   // process names describe sshd, not the session.
@@ -192,7 +180,7 @@ std::vector<std::pair<std::string, std::string>> session_variables(
 std::string session_environment(const std::vector<std::pair<std::string, std::string>>& vars) {
   std::string out = "# Written by podvisor at sshd's start: the container's environment.\n";
   for (const auto& [name, value] : vars) {
-    out += fmt::format("export {}={}\n", name, shell_quote(value));
+    out += fmt::format("export {}={}\n", name, shell_quote(std::string(value)));
   }
   return out;
 }

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/command.h"
+
 namespace podvisor::pod {
 
 // The platform variables that carry public keys, in the order they are read.
@@ -37,8 +39,10 @@ KeyLines split_key_lines(std::string_view text);
 std::string merge_authorized_keys(std::string_view existing, const std::vector<std::string>& keys,
                                   int& added);
 
-// 'text' for sh, with ' written '\''.
-std::string shell_quote(std::string_view text);
+// `text` as one word for sh (Python's shlex.quote, config/command.h).
+inline std::string shell_quote(const std::string& text) {
+  return config::join_command({text});
+}
 
 // Whether a variable stays out of SSH sessions: the session's own (HOME, SHELL, SSH_*...),
 // the key variables, podvisor's and supervisord's, and the names or globs in `exclude`.

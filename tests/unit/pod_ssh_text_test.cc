@@ -74,8 +74,8 @@ TEST(SessionEnvironment, QuotedForShAndFiltered) {
       {"A", "first"}, {"HF_TOKEN", "hf a'b \"c\" $x"}, {"PATH", "/opt/bin:/usr/bin"}};
   EXPECT_EQ(vars, want);
   const auto file = session_environment(vars);
-  EXPECT_NE(file.find("export HF_TOKEN='hf a'\\''b \"c\" $x'\n"), std::string::npos) << file;
-  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+  EXPECT_NE(file.find("export HF_TOKEN='hf a'\"'\"'b \"c\" $x'\n"), std::string::npos) << file;
+  EXPECT_NE(file.find("export PATH=/opt/bin:/usr/bin\n"), std::string::npos) << file;
 }
 
 TEST(SessionEnvironment, SshdConfigSetsEveryVariableOnOneLineThenIncludesTheSystemFile) {
