@@ -166,11 +166,36 @@ TEST_F(PodSsh, SigtermStopsSshdAndLeavesNothing) {
   ASSERT_TRUE(listening(c)) << c.describe();
   const auto sshd = spawned_pid(c.err(), "sshd");
   ASSERT_TRUE(sshd);
+  // A session in progress: its processes are sshd's children, in a session of their own.
+  Options session;
+  session.argv = {"ssh",
+                  "-o",
+                  "BatchMode=yes",
+                  "-o",
+                  "StrictHostKeyChecking=no",
+                  "-o",
+                  "UserKnownHostsFile=/dev/null",
+                  "-o",
+                  "LogLevel=ERROR",
+                  "-i",
+                  dir_ / "id",
+                  "-p",
+                  std::to_string(port_),
+                  "root@127.0.0.1",
+                  "echo in; exec sleep 60"};
+  Child s(session);
+  ASSERT_TRUE(s.wait_stdout("in")) << s.describe() << c.describe();
+  const auto below = descendants(c.pid());
+  EXPECT_GE(below.size(), 3u);  // sshd, the session's sshd processes, sleep
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait_exit(), 128 + SIGTERM) << c.describe();
-  const auto state = process_state(*sshd);
-  EXPECT_TRUE(!state || *state == 'Z') << "sshd outlived podvisor\n" << c.describe();
-  EXPECT_TRUE(descendants(c.pid()).empty());
+  for (const pid_t pid : below) {
+    const auto state = process_state(pid);
+    EXPECT_TRUE(!state || *state == 'Z')
+        << process_name(pid) << " (pid " << pid << ") outlived podvisor\n"
+        << c.describe();
+  }
+  EXPECT_TRUE(s.wait_exit()) << s.describe();
 }
 
 TEST_F(PodSsh, SeveralKeysWithCrlfCommentsAndBlankLines) {
