@@ -414,19 +414,6 @@ std::string pidfile_path(string_view value) {
   return path;
 }
 
-// The ssh* keys, also set in single-command mode (SUPERVISOR_SUPERVISORD_SSH_*).
-template <size_t I>
-constexpr Key ssh_row() {
-  return supervisord(
-      kSshKeyNames[I],
-      [](SupervisorSpec& s, string_view v) { set_ssh_key(s.ssh, kSshKeyNames[I], v); }, true);
-}
-template <size_t... I>
-constexpr auto ssh_rows(std::index_sequence<I...>) {
-  return std::array<Key, sizeof...(I)>{ssh_row<I>()...};
-}
-constexpr auto kSshRows = ssh_rows(std::make_index_sequence<kSshKeyNames.size()>());
-
 constexpr auto kSupervisordRows = std::to_array<Key>({
     supervisord("logfile",
                 [](SupervisorSpec& s, string_view v) { s.logfile = existing_dirpath(v); }),
@@ -581,7 +568,7 @@ constexpr auto kOtherRows = std::to_array<Key>({
 });
 
 constexpr auto kTable =
-    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, kSshRows,
+    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, ssh_rows(),
            kServerRows, auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
 
 std::span<const Key> table() { return kTable; }
