@@ -281,6 +281,45 @@ command=sleep 60
   EXPECT_TRUE(c.wait_exit()) << c.describe();
 }
 
+// The default paths (/root/.ssh, /etc/ssh, /etc/profile.d) and sshd's default StrictModes,
+// in a mount namespace where those directories are the test's own, bound over the real ones.
+TEST_F(PodSsh, DefaultPathsAndStrictModesInAMountNamespace) {
+  for (const auto* d : {"root", "etcssh", "profiled"}) {
+    ASSERT_EQ(::mkdir((dir_ / d).c_str(), d == std::string("root") ? 0700 : 0755), 0);
+  }
+  if (command({"unshare", "--mount", "--propagation", "private", "true"}).code != 0) {
+    GTEST_SKIP() << "unshare --mount is refused here";
+  }
+  const auto script = "mount --bind " + shell_quote(dir_ / "root") + " /root && mount --bind " +
+                      shell_quote(dir_ / "etcssh") + " /etc/ssh && mount --bind " +
+                      shell_quote(dir_ / "profiled") + " /etc/profile.d && exec " +
+                      shell_quote(podvisor_binary()) + " -- sleep 60";
+  Options o;
+  o.argv = {"unshare", "--mount", "--propagation", "private", "sh", "-c", script};
+  o.env = {{"PUBLIC_KEY", key_},
+           {"HF_TOKEN", "hf_login"},
+           {"SUPERVISOR_UNIX_HTTP_SERVER_FILE", "none"},
+           {"SUPERVISOR_SUPERVISORD_SSH_ENV_FILE", dir_ / "ssh-environment"},
+           {"SUPERVISOR_SUPERVISORD_SSH_PORT", std::to_string(port_)},
+           {"SUPERVISOR_SUPERVISORD_SSH_OPTIONS", "ListenAddress=127.0.0.1"}};
+  Child c(o);
+  ASSERT_TRUE(listening(c)) << c.describe();
+  EXPECT_NE(c.out().find("added 1 key(s) to /root/.ssh/authorized_keys"), std::string::npos)
+      << c.describe();
+  // A login shell: /etc/profile, then the profile.d file podvisor wrote.
+  const auto r = ssh("bash -lc 'printf %s \"$HF_TOKEN\"'");
+  EXPECT_EQ(r.out, "hf_login") << r.describe() << c.describe();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "root/.ssh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((dir_ / "root/.ssh/authorized_keys").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(exists(dir_ / "etcssh/ssh_host_ed25519_key"));
+  EXPECT_TRUE(exists(dir_ / "profiled/podvisor-ssh.sh"));
+  c.signal(SIGTERM);
+  EXPECT_TRUE(c.wait_exit()) << c.describe();
+}
+
 // No skip: this is the machine without sshd that the test simulates.
 TEST(PodSshOff, NoSshdWarnsOnceAndTheExitStatusIsTheCommands) {
   TempDir dir;
