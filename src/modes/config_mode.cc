@@ -242,7 +242,7 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
   if (!apply_process_settings(*spec)) return kConfigError;
   const auto self = pod::self_executable();
-  log_ssh(pod::add_ssh_program(*spec, environment_strings(), false, self), log);
+  log_ssh(pod::add_ssh_program(*spec, environment_strings(), flags.ssh, self), log);
   runtime::RuntimeOptions options;
   options.notes.push_back(fmt::format("read config {}", spec->config_file));
   options.daemonized = reexecuted;
@@ -267,7 +267,7 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
         config::load_config(path, environment_strings(), reload_warnings, flag_overrides(flags));
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
     // The same sshd again, so a reload does not see it as removed; said once, at start.
-    (void)pod::add_ssh_program(next, environment_strings(), false, self);
+    (void)pod::add_ssh_program(next, environment_strings(), flags.ssh, self);
     return next;
   };
   const int status = runtime::run_supervisor(std::move(*spec), options, log);

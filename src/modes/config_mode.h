@@ -17,6 +17,7 @@ struct SupervisordFlags {
   std::optional<bool> nocleanup, strip_ansi;
   std::optional<std::string> minfds, pidfile;
   bool nodaemon = false;  // -n: stay in the foreground whatever [supervisord] nodaemon says
+  bool ssh = false;       // --ssh: SSH at boot whatever the ssh key says
 };
 
 // Runs FILE, or the file supervisord would find when path is empty. Exit status 2 for a

@@ -170,9 +170,9 @@ int podvisor_main(int argc, char** argv) {
   app.add_flag("--no-restart", no_restart,
                "run CMD once and exit with its status (PROCESS_AUTO_RECOVERY=false)");
   app.add_flag("--ssh", ssh,
-               "supervise sshd beside CMD, with the key of PUBLIC_KEY, SSH_PUBLIC_KEY or "
-               "RUNPOD_SSH_PUBLIC_KEY (on by itself when one is set; PODVISOR_SSH=0 turns it "
-               "off; docs/pods.md)");
+               "supervise sshd beside CMD (or the -c programs) with the keys of PUBLIC_KEY, "
+               "SSH_PUBLIC_KEY or RUNPOD_SSH_PUBLIC_KEY (on by itself when one is set; "
+               "PODVISOR_SSH=0 turns it off; docs/pods.md)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -199,6 +199,7 @@ int podvisor_main(int argc, char** argv) {
     std::cerr << "podvisor: no command after --\n";
     return kUsageError;
   }
+  flags.ssh = ssh;
   if (cli.argv.empty()) return run_config_file(config_file, flags, argv[0]);
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;

@@ -263,15 +263,17 @@ command=sleep 60
   EXPECT_EQ(r.code, 2) << r.describe();
   EXPECT_NE(r.err.find("ssh"), std::string::npos) << r.describe();
 
+  // --ssh turns it on for a supervisord.conf too.
   const auto own = write_config(dir_, R"([supervisord]
 logfile=/dev/null
-ssh=true
 
 [program:sshd]
 command=sleep 60
 )",
                                 "own.conf");
-  Child c(podvisor_config(own, {{"PUBLIC_KEY", key_}}));
+  auto with_ssh = podvisor_config(own, {{"PUBLIC_KEY", std::nullopt}});
+  with_ssh.argv.push_back("--ssh");
+  Child c(with_ssh);
   ASSERT_TRUE(c.wait_stderr("success: sshd entered RUNNING")) << c.describe();
   EXPECT_EQ(count(c.err(), "a program named 'sshd' is configured"), 1u) << c.describe();
   const auto pid = spawned_pid(c.err(), "sshd");
