@@ -12,7 +12,9 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   # Peers to test against, promtool (in prometheus) for /metrics, clang for the fuzzers.
   # python3-venv: tests/python builds a venv to install a wheel into (standard-supervisor).
-  packages+=(supervisor tini prometheus clang libclang-rt-14-dev python3-venv)
+  # openssh-server (sshd, and the ssh client it depends on): tests/e2e/pod_ssh_test.cc logs in
+  # for real on loopback (SSH at boot, docs/pods.md).
+  packages+=(supervisor tini prometheus clang libclang-rt-14-dev python3-venv openssh-server)
 fi
 
 missing=()

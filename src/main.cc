@@ -9,6 +9,7 @@
 #include "modes/config_mode.h"
 #include "modes/single.h"
 #include "modes/wait.h"
+#include "pod/ssh_setup.h"
 
 namespace {
 
@@ -29,5 +30,7 @@ int main(int argc, char** argv) {
   if (first == "ctl") return ctl::ctl_main(argc - 2, argv + 2, fmt::format("{} ctl", argv[0]));
   if (first == "check") return modes::check_main(argc - 1, argv + 1);
   if (first == "wait") return modes::wait_main(argc - 1, argv + 1);
+  // Hidden: the command of the program 'sshd' that SSH at boot adds (docs/pods.md).
+  if (first == "ssh-setup") return pod::ssh_setup_main(argc - 1, argv + 1);
   return modes::podvisor_main(argc, argv);
 }

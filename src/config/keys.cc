@@ -14,6 +14,7 @@
 
 #include "config/command.h"
 #include "config/key_value.h"
+#include "config/ssh_keys.h"
 #include "os/address.h"
 #include "os/users.h"
 
@@ -575,8 +576,8 @@ constexpr auto kOtherRows = std::to_array<Key>({
 });
 
 constexpr auto kTable =
-    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, kServerRows,
-           auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
+    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, ssh_rows(),
+           kServerRows, auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
 
 std::span<const Key> table() { return kTable; }
 

@@ -146,6 +146,21 @@ struct HttpServerSpec {
   bool operator==(const HttpServerSpec&) const = default;
 };
 
+// SSH at boot ([supervisord] ssh*, docs/pods.md): podvisor supervises sshd as program 'sshd'.
+struct SshSpec {
+  std::optional<bool> enabled;           // unset: auto, on when a platform key variable is set
+  std::string user = "root";             // whose authorized_keys receives the keys
+  std::string host_key_dir;              // "": sshd's own host keys (/etc/ssh)
+  std::vector<std::string> env_exclude;  // names or globs left out of sessions' environment
+  uint16_t port = 0;                     // 0: sshd's own config decides
+  std::string authorized_keys;           // "": ~user/.ssh/authorized_keys
+  std::string env_file = "/run/podvisor/ssh-environment";       // what sessions source
+  std::string profile_file = "/etc/profile.d/podvisor-ssh.sh";  // "": none
+  std::vector<std::string> options;                             // extra sshd -o KEY=VALUE
+  std::string sshd;     // "": sshd in PATH, then /usr/sbin/sshd
+  std::string connect;  // set at start: "ssh root@IP -p PORT ..." when the platform says
+};
+
 // Where single-command mode listens unless SUPERVISOR_UNIX_HTTP_SERVER_FILE says otherwise.
 inline constexpr std::string_view kDefaultSocket = "/tmp/podvisor.sock";
 
@@ -180,6 +195,7 @@ struct SupervisorSpec {
   std::string config_file;  // "" in single-command mode
   std::optional<HttpServerSpec> unix_server;
   std::optional<HttpServerSpec> inet_server;
+  SshSpec ssh;
   // Sections other issues serve ([unix_http_server], [inet_http_server], ...), raw.
   std::map<std::string, std::map<std::string, std::string>> other_sections;
 };

@@ -22,6 +22,7 @@
 #include "config/loader.h"
 #include "os/users.h"
 #include "output/log.h"
+#include "pod/ssh_program.h"
 #include "runtime/runtime.h"
 
 extern char** environ;
@@ -236,6 +237,11 @@ std::vector<std::string> environment_strings() {
   return out;
 }
 
+void log_ssh(const pod::SshMessages& messages, output::Logger& log) {
+  for (const auto& w : messages.warnings) log.log(config::LogLevel::kWarn, w);
+  for (const auto& i : messages.info) log.log(config::LogLevel::kInfo, i);
+}
+
 int run_config_file(std::string path, const SupervisordFlags& flags, const char* argv0) {
   // A daemon that supervisorctl restarted (re-exec) is still the daemon: no second fork.
   const bool reexecuted = std::getenv(runtime::kDaemonizedVariable) != nullptr;
@@ -246,6 +252,8 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
   output::Logger log(STDERR_FILENO, spec->loglevel);
   for (const auto& w : warnings) log.log(config::LogLevel::kWarn, w);
   if (!apply_process_settings(*spec)) return kConfigError;
+  const auto self = pod::self_executable();
+  log_ssh(pod::add_ssh_program(*spec, environment_strings(), flags.ssh, self), log);
   runtime::RuntimeOptions options;
   options.notes.push_back(fmt::format("read config {}", spec->config_file));
   options.daemonized = reexecuted;
@@ -264,11 +272,13 @@ int run_config_file(std::string path, const SupervisordFlags& flags, const char*
       options.ready = [&ready_fd, &log] { tell_parent_ready(ready_fd, log); };
     }
   }
-  options.reload = [path = spec->config_file, flags, &log] {
+  options.reload = [path = spec->config_file, flags, &log, self] {
     std::vector<std::string> reload_warnings;
     auto next =
         config::load_config(path, environment_strings(), reload_warnings, flag_overrides(flags));
     for (const auto& w : reload_warnings) log.log(config::LogLevel::kWarn, w);
+    // The same sshd again, so a reload does not see it as removed; said once, at start.
+    (void)pod::add_ssh_program(next, environment_strings(), flags.ssh, self);
     return next;
   };
   const int status = runtime::run_supervisor(std::move(*spec), options, log);

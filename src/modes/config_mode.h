@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "output/log.h"
+#include "pod/ssh_program.h"
+
 namespace podvisor::modes {
 
 // Command-line values that win over the [supervisord] section (supervisord's flags).
@@ -15,6 +18,7 @@ struct SupervisordFlags {
   bool hold_on_fatal = false;  // podvisor -c FILE --hold-on-fatal
   std::optional<std::string> minfds, pidfile;
   bool nodaemon = false;  // -n: stay in the foreground whatever [supervisord] nodaemon says
+  bool ssh = false;       // --ssh: SSH at boot whatever the ssh key says
 };
 
 // Runs FILE, or the file supervisord would find when path is empty. Exit status 2 for a
@@ -25,5 +29,8 @@ int check_main(int argc, char** argv);
 int supervisord_main(int argc, char** argv);
 
 std::vector<std::string> environment_strings();
+
+// Logs what SSH at boot said (pod::add_ssh_program): warnings, then what it does.
+void log_ssh(const pod::SshMessages& messages, output::Logger& log);
 
 }  // namespace podvisor::modes

@@ -16,6 +16,7 @@
 #include "modes/generated_config.h"
 #include "modes/requirements.h"
 #include "output/log.h"
+#include "pod/ssh_program.h"
 #include "runtime/runtime.h"
 
 namespace podvisor::modes {
@@ -34,6 +35,10 @@ Environment (standard-supervisor compatible):
   LOG_LEVEL=LEVEL                    debug, info, warn, error, critical (default info)
   PODVISOR_HOLD_ON_FATAL=1           as --hold-on-fatal (also with -c FILE);
                                      PODVISOR_HOLD_LOG_INTERVAL=S: its reminder, default 300
+  PUBLIC_KEY, SSH_PUBLIC_KEY, RUNPOD_SSH_PUBLIC_KEY
+                                     public keys: when one is set, sshd is supervised as
+                                     program 'sshd' with them (SSH at boot, docs/pods.md)
+  PODVISOR_SSH=1|0                   SSH at boot on or off whatever the keys say
   SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
                                      SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
                                      [program:app] startsecs startretries stopsignal
@@ -72,7 +77,7 @@ class PodvisorFormatter : public CLI::Formatter {
 
 // As standard-supervisor, MHCS's steps come first: the model's requirements are installed,
 // then (when supervised) the effective configuration is written for supervisorctl.
-int run_single_command(const config::CommandLine& cli, bool standard_supervisor) {
+int run_single_command(const config::CommandLine& cli, bool standard_supervisor, bool ssh = false) {
   output::Logger log(STDERR_FILENO, config::LogLevel::kInfo);
   const auto env = environment_strings();
   std::vector<std::string> warnings;
@@ -100,6 +105,7 @@ int run_single_command(const config::CommandLine& cli, bool standard_supervisor)
       return kBadEnvironment;
     }
   }
+  log_ssh(pod::add_ssh_program(spec, env, ssh, pod::self_executable()), log);
   runtime::RuntimeOptions options;
   options.terminal = isatty(STDIN_FILENO) == 1;
   return runtime::run_supervisor(std::move(spec), options, log);
@@ -154,7 +160,7 @@ int podvisor_main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("podvisor ") + PODVISOR_VERSION);
   config::CommandLine cli;
   std::string log_level, max_retries, config_file;
-  bool no_restart = false, hold_on_fatal = false;
+  bool no_restart = false, hold_on_fatal = false, ssh = false;
   app.add_option("-c,--configuration", config_file,
                  "run the programs of this supervisord.conf instead of CMD; without -n (or "
                  "nodaemon=true) podvisor daemonizes as supervisord does, unless it is PID 1");
@@ -171,6 +177,10 @@ int podvisor_main(int argc, char** argv) {
                "on a failure that would end podvisor, print the crash report and stay up for a "
                "look (/health 503) until `podvisor ctl start app` succeeds or a SIGTERM comes "
                "(docs/pods.md)");
+  app.add_flag("--ssh", ssh,
+               "supervise sshd beside CMD (or the -c programs) with the keys of PUBLIC_KEY, "
+               "SSH_PUBLIC_KEY or RUNPOD_SSH_PUBLIC_KEY (on by itself when one is set; "
+               "PODVISOR_SSH=0 turns it off; docs/pods.md)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -198,11 +208,12 @@ int podvisor_main(int argc, char** argv) {
     return kUsageError;
   }
   flags.hold_on_fatal = cli.hold_on_fatal = hold_on_fatal;
+  flags.ssh = ssh;
   if (cli.argv.empty()) return run_config_file(config_file, flags, argv[0]);
   if (!log_level.empty()) cli.log_level = log_level;
   if (!max_retries.empty()) cli.max_retries = max_retries;
   if (no_restart) cli.recovery = false;
-  return run_single_command(cli, false);
+  return run_single_command(cli, false, ssh);
 }
 
 }  // namespace podvisor::modes

@@ -231,7 +231,7 @@ class Runtime {
   // Opens [unix_http_server] and [inet_http_server]. A socket that cannot be opened stops
   // a config-mode start (exit 2), as in supervisord; single-command mode goes on without it.
   bool open_control_servers() {
-    routes_ = std::make_unique<control::Routes>(backend_);
+    routes_ = std::make_unique<control::Routes>(backend_, spec_.ssh.connect);
     for (const bool inet : {false, true}) {
       const auto& server = inet ? spec_.inet_server : spec_.unix_server;
       if (!server) continue;

@@ -60,21 +60,6 @@ bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }
 
-// A loopback port nobody listens on right now (released at once: podvisor binds it itself).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::system_error(errno, std::generic_category(), "free_port");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // A loopback port held bound, not listening, for the test's lifetime (SO_REUSEPORT):
 // connections are refused until control_server.py, which binds it too, listens. No other test
 // is given it.
@@ -228,7 +213,7 @@ serverurl=unix://@DIR@/s.sock
               std::string_view inet_extra = "username=admin\npassword=secret\n") {
     template_ = config_text(programs, unix_extra, inet_extra);
     for (int attempt = 0; attempt < 5; ++attempt) {
-      port_ = free_port();
+      port_ = loopback_port();
       write_conf(template_);
       pv_ = std::make_unique<Child>(podvisor_config(conf_));
       const auto listening = "control server listening on 127.0.0.1:" + std::to_string(port_);

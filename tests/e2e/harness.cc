@@ -1,12 +1,15 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,7 +43,11 @@ std::set<pid_t>& live_children() {
 
 bool is_podvisor_variable(std::string_view name) {
   return name.starts_with("PROCESS_") || name == "LOG_LEVEL" || name.starts_with("SUPERVISOR_") ||
-         name == "PYTHONUNBUFFERED";
+         name == "PYTHONUNBUFFERED" ||
+         // SSH at boot: a key in the developer's or CI's environment would start sshd in
+         // every test.
+         name == "PUBLIC_KEY" || name == "SSH_PUBLIC_KEY" || name == "RUNPOD_SSH_PUBLIC_KEY" ||
+         name == "PODVISOR_SSH" || name.starts_with("RUNPOD_");
 }
 
 std::string format_output(std::string_view out, std::string_view err) {
@@ -570,6 +577,20 @@ std::string shell_quote(std::string_view text) {
     }
   }
   return out + "'";
+}
+
+uint16_t loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::system_error(errno, std::generic_category(), "loopback_port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 // ---- supervisord.conf mode ----

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -45,8 +46,9 @@ struct Options {
   std::vector<std::string> argv;
   std::string exe;
   // Added to (or, with nullopt, removed from) the inherited environment. The inherited
-  // variables podvisor reads (PROCESS_*, LOG_LEVEL, SUPERVISOR_*, PYTHONUNBUFFERED) are
-  // always removed first, so a test sees only what it sets.
+  // variables podvisor reads (PROCESS_*, LOG_LEVEL, SUPERVISOR_*, PYTHONUNBUFFERED, the SSH
+  // key variables, PODVISOR_SSH, RUNPOD_*) are always removed first, so a test sees only
+  // what it sets.
   std::map<std::string, std::optional<std::string>> env;
   // Working directory; empty: a fresh temporary one, removed with the Child (core dumps and
   // stray files of a test land there).
@@ -168,6 +170,9 @@ void write_file(const std::string& path, std::string_view data, mode_t mode = 06
 bool exists(const std::string& path);
 // Single-quotes text for sh.
 std::string shell_quote(std::string_view text);
+// A loopback TCP port nobody listens on now (the kernel's choice, released at once: the
+// server under test binds it moments later).
+uint16_t loopback_port();
 
 // --- supervisord.conf mode ---
 

@@ -59,21 +59,6 @@ class ReservedPort {
   int port_ = 0;
 };
 
-// A port free now, released at once: for a server that does not share ports (the example's).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::system_error(errno, std::generic_category(), "free_port");
-  }
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // CLOCK_REALTIME in nanoseconds, the clock the programs' stamps use.
 long long now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -918,7 +903,7 @@ TEST(ReadinessExample, ComfyuiWorkerPassesCheck) {
 // one query succeeds, and SIGTERM (what Ctrl-C asks for) stops everything with exit 0.
 TEST(ReadinessExample, ComfyuiWorkerRunsEndToEnd) {
   TempDir dir;
-  const auto port = std::to_string(free_port());
+  const auto port = std::to_string(loopback_port());
   for (const auto* name :
        {"comfyui-worker.conf", "comfyui-standin.py", "comfyui-download.sh", "handler.py"}) {
     const auto text = read_file(example_path(name));

@@ -55,11 +55,13 @@ TEST(Keys, SingleCommandKeys) {
   EXPECT_EQ(
       single,
       (std::set<std::string_view>{
-          "startsecs",     "startretries",      "stopsignal",   "stopwaitsecs",  "stopasgroup",
-          "killasgroup",   "exitcodes",         "autorestart",  "environment",   "directory",
-          "restart_reset", "backoff_max",       "ready",        "ready_timeout", "ready_interval",
-          "hold_on_fatal", "hold_log_interval", "ready_status", "live",          "live_interval",
-          "live_failures", "loglevel"}));
+          "startsecs", "startretries", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup",
+          "exitcodes", "autorestart", "environment", "directory", "restart_reset", "backoff_max",
+          "ready", "ready_timeout", "ready_interval", "hold_on_fatal", "hold_log_interval",
+          "ready_status", "live", "live_interval", "live_failures", "loglevel",
+          // SSH at boot (docs/pods.md)
+          "ssh", "ssh_user", "ssh_host_key_dir", "ssh_env_exclude", "ssh_port", "ssh_options",
+          "ssh_authorized_keys", "ssh_env_file", "ssh_profile_file", "ssh_sshd"}));
 }
 
 class KeyBounds : public testing::Test {

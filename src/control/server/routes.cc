@@ -284,6 +284,12 @@ void Routes::handle(const Request& request, std::shared_ptr<Responder> responder
     return logtail(path, std::move(responder));
   }
   if (path.starts_with("/api/v1/")) return api(request, std::move(responder));
+  if (path == "/api/v1") {
+    if (!get) return responder->send(json(405, {{"error", "GET only"}}));
+    // What a pod's user needs to get in: SSH's command, when the platform said where.
+    return responder->send(json(
+        200, {{"ssh", ssh_connect_.empty() ? nlohmann::json() : nlohmann::json(ssh_connect_)}}));
+  }
   if (path == "/health" || path == "/ready" || path == "/ping" || path == "/metrics") {
     if (!get) return responder->send(text(405, "GET only\n"));
     if (path == "/health") return responder->send(health());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "control/server/backend.h"
 #include "control/server/http_server.h"
@@ -13,7 +14,9 @@ namespace podvisor::control {
 
 class Routes {
  public:
-  explicit Routes(Backend& backend) : backend_(backend), rpc_(backend) {}
+  // ssh_connect: how to reach the pod's sshd ("" when unknown), reported by GET /api/v1.
+  explicit Routes(Backend& backend, std::string ssh_connect = {})
+      : backend_(backend), rpc_(backend), ssh_connect_(std::move(ssh_connect)) {}
   void handle(const Request& request, std::shared_ptr<Responder> responder);
 
  private:
@@ -26,6 +29,7 @@ class Routes {
 
   Backend& backend_;
   Rpc rpc_;
+  std::string ssh_connect_;
 };
 
 // Whether podvisor serves: 200 "ok", or 503 naming the FATAL programs (/health).
