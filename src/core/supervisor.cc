@@ -276,6 +276,7 @@ void Supervisor::stop_next() {
   });
   auto can_stop = [&](const Process& p) {
     if (!p.active()) return false;
+    if (stop_gate_ && !stop_gate_(p)) return false;
     if (!any_dependencies) return true;
     return std::none_of(programs_.begin(), programs_.end(), [&](const auto& q) {
       return q.get() != &p && q->active() && needs(*q, p);

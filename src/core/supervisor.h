@@ -61,6 +61,12 @@ class Supervisor final : public ProcessObserver {
     hold_listener_ = std::move(listener);
   }
   const std::optional<Hold>& hold() const { return hold_; }
+  // At shutdown, asked before a program is stopped: false keeps it running for now (an event
+  // listener whose pool still has events to deliver). stop_gate_opened() asks again.
+  void set_stop_gate(std::function<bool(const Process&)> gate) { stop_gate_ = std::move(gate); }
+  void stop_gate_opened() {
+    if (outcome_) continue_stopping();
+  }
   // SIGHUP with a re-read file, as `supervisorctl update`: added programs start, removed
   // ones stop and go, changed ones restart with their new spec.
   void update(const config::SupervisorSpec& spec);
@@ -128,6 +134,7 @@ class Supervisor final : public ProcessObserver {
   std::function<void(const Process&, State)> listener_;
   std::function<void(const Process&, State)> event_listener_;
   std::function<void(const Hold*)> hold_listener_;
+  std::function<bool(const Process&)> stop_gate_;
   std::optional<Hold> hold_;
   int shutdown_requests_ = 0;
   std::optional<Outcome> outcome_;  // decided; reported once nothing is active

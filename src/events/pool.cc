@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace podvisor::events {
 namespace {
@@ -85,6 +86,14 @@ ListenerPool::Member* ListenerPool::find(const std::string& process) {
 
 const ListenerPool::Member* ListenerPool::find(const std::string& process) const {
   return const_cast<ListenerPool*>(this)->find(process);
+}
+
+bool ListenerPool::settled() const {
+  const bool held = std::any_of(members_.begin(), members_.end(),
+                                [](const Member& m) { return m.event.has_value(); });
+  const bool running =
+      std::any_of(members_.begin(), members_.end(), [](const Member& m) { return m.running; });
+  return (buffer_.empty() && !held) || !running;
 }
 
 ListenerState ListenerPool::state(const std::string& process) const {
@@ -230,7 +239,11 @@ ListenerPool& EventBus::add_pool(std::unique_ptr<ListenerPool> pool) {
 }
 
 ListenerPool* EventBus::pool(const std::string& name) {
-  for (auto& p : pools_) {
+  return const_cast<ListenerPool*>(std::as_const(*this).pool(name));
+}
+
+const ListenerPool* EventBus::pool(const std::string& name) const {
+  for (const auto& p : pools_) {
     if (p->name() == name) return p.get();
   }
   return nullptr;

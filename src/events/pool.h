@@ -65,6 +65,9 @@ class ListenerPool {
   ListenerState state(const std::string& process) const;
   bool has(const std::string& process) const { return find(process) != nullptr; }
   size_t buffered() const { return buffer_.size(); }
+  // Nothing left to deliver (no event buffered or held by a listener), or nobody RUNNING to
+  // deliver it to: at shutdown the pool's processes may stop.
+  bool settled() const;
 
  private:
   struct Member {
@@ -98,6 +101,7 @@ class EventBus {
  public:
   ListenerPool& add_pool(std::unique_ptr<ListenerPool> pool);
   ListenerPool* pool(const std::string& name);
+  const ListenerPool* pool(const std::string& name) const;
   ListenerPool* pool_of_process(const std::string& process);
   bool empty() const { return pools_.empty(); }
   bool wants(EventType type) const;

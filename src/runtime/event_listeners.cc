@@ -87,6 +87,32 @@ void EventListeners::arm_tick(size_t index) {
 void EventListeners::stopping() {
   if (std::exchange(stopping_sent_, true)) return;
   publish({EventType::kSupervisorStateChangeStopping, ""});
+  if (bus_.empty()) return;
+  std::chrono::milliseconds bound{0};
+  for (const auto& p : spec_.programs) {
+    if (p.listener) bound = std::max(bound, p.stopwaitsecs);
+  }
+  drain_timer_ = std::make_unique<asio::steady_timer>(io_, bound);
+  drain_timer_->async_wait([this, bound](const boost::system::error_code& ec) {
+    if (ec) return;
+    drain_over_ = true;
+    for (const auto& group : groups_) {
+      const auto* pool = bus_.pool(group);
+      if (pool && !pool->settled()) {
+        log_.log(config::LogLevel::kWarn,
+                 fmt::format("event listener pool {}: stopping with {} events undelivered after "
+                             "{:.1f}s (the longest stopwaitsecs of the listeners)",
+                             group, pool->buffered(), bound.count() / 1000.0));
+      }
+    }
+    if (drain_progress_) drain_progress_();
+  });
+}
+
+bool EventListeners::may_stop(const core::Process& p) const {
+  if (!p.spec().listener || drain_over_) return true;
+  const auto* pool = bus_.pool(p.spec().group);
+  return !pool || pool->settled();
 }
 
 void EventListeners::state_changed(const core::Process& p, State from) {
@@ -166,6 +192,8 @@ void EventListeners::schedule_dispatch() {
   asio::post(io_, [this] {
     dispatch_posted_ = false;
     bus_.dispatch();
+    // A delivered or dropped event may have settled a pool whose listener waits to stop.
+    if (stopping_sent_ && drain_progress_) drain_progress_();
   });
 }
 

@@ -30,8 +30,14 @@ class EventListeners final : public events::PoolIo {
   // The configuration's groups changed (supervisorctl add/remove/update, SIGHUP): announces
   // the groups that came and went; a new [eventlistener:x] gets its pool.
   void sync_groups();
-  // SUPERVISOR_STATE_CHANGE_STOPPING, once.
+  // SUPERVISOR_STATE_CHANGE_STOPPING, once; from then on the pools drain before their
+  // listeners stop (may_stop), for up to the longest stopwaitsecs among the listeners.
   void stopping();
+  // At shutdown: whether p may stop now. A listener waits until its pool has delivered what it
+  // holds (the programs' last events, STOPPING) or the drain bound has passed.
+  bool may_stop(const core::Process& p) const;
+  // Called when, during the drain, a pool may have settled.
+  void on_drain_progress(std::function<void()> progress) { drain_progress_ = std::move(progress); }
   void state_changed(const core::Process& p, core::State from);
   // A chunk of a program's stdout (0) or stderr (1): a listener's stdout is the protocol.
   void output(const core::Process& p, int stream, std::string_view chunk);
@@ -63,6 +69,9 @@ class EventListeners final : public events::PoolIo {
   bool started_ = false;
   bool dispatch_posted_ = false;
   bool stopping_sent_ = false;
+  bool drain_over_ = false;  // the drain bound passed: listeners stop with what is left
+  std::unique_ptr<boost::asio::steady_timer> drain_timer_;
+  std::function<void()> drain_progress_;
 };
 
 }  // namespace podvisor::runtime

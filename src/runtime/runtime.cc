@@ -56,6 +56,8 @@ class Runtime {
         },
         [this](const core::Process& p, int fd) { listeners_.stdin_opened(p, fd); },
         [this] { listeners_.sync_groups(); });
+    supervisor_.set_stop_gate([this](const core::Process& p) { return listeners_.may_stop(p); });
+    listeners_.on_drain_progress([this] { supervisor_.stop_gate_opened(); });
     supervisor_.set_event_listener([this](const core::Process& p, core::State from) {
       // Every way to shut down (a signal, `ctl shutdown`, exit_on_fatal) first stops a
       // program: SUPERVISOR_STATE_CHANGE_STOPPING goes out once, before that change.

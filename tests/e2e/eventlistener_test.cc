@@ -155,6 +155,33 @@ TEST_F(EventListenerRecorded, CrashMailListenerGetsSupervisordsPayloads) {
   stop();
 }
 
+TEST_F(EventListenerRecorded, ASlowListenerGetsTheShutdownsEventsBeforeItStops) {
+  // Each answer 0.3 s late: before the pools drained at shutdown, the listener was stopped
+  // with STOPPING and the program's last events still in its buffer.
+  start("[program:a]\ncommand=sleep 1000\n",
+        "events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE\n"
+        "environment=EVFILE=\"@DIR@/events.txt\",DELAY=\"0.3\"\n");
+  ASSERT_TRUE(wait("PROCESS_STATE_RUNNING", "processname:a ")) << pv_->describe();
+  pv_->signal(SIGTERM);
+  EXPECT_EQ(pv_->wait_exit(), 0) << pv_->describe();
+  const auto rs = got();
+  EXPECT_NE(find_event(rs, "SUPERVISOR_STATE_CHANGE_STOPPING"), nullptr) << pv_->describe();
+  EXPECT_NE(find_event(rs, "PROCESS_STATE_STOPPING", "processname:a "), nullptr);
+  EXPECT_NE(find_event(rs, "PROCESS_STATE_STOPPED", "processname:a "), nullptr);
+}
+
+TEST_F(EventListenerRecorded, AStuckListenerDelaysTheShutdownOnlyByItsStopwaitsecs) {
+  start("[program:a]\ncommand=sleep 1000\n",
+        "events=PROCESS_STATE\nstopwaitsecs=1\n"
+        "environment=EVFILE=\"@DIR@/events.txt\",DELAY=\"1000\"\n");
+  // The first event (rec's own STARTING) is taken and never answered.
+  ASSERT_TRUE(wait("PROCESS_STATE_STARTING")) << pv_->describe();
+  pv_->signal(SIGTERM);
+  EXPECT_EQ(pv_->wait_exit(), 0) << pv_->describe();
+  EXPECT_NE(pv_->err().find("event listener pool rec: stopping with"), std::string::npos)
+      << pv_->describe();
+}
+
 TEST_F(EventListenerRecorded, FailedEventIsSentAgain) {
   start("[program:a]\ncommand=sleep 1000\n",
         "events=PROCESS_GROUP\nenvironment=EVFILE=\"@DIR@/events.txt\",FAIL_FIRST=1\n");

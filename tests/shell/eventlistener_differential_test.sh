@@ -91,10 +91,9 @@ def stream(path):
         n = int(header["len"])
         payload = text[nl + 1 : nl + 1 + n]
         at = nl + 1 + n + len("\n---\n")
-        # Up to the shutdown: podvisor stops a listener as soon as the programs have stopped,
-        # without waiting for it to acknowledge what is still buffered, so whether
-        # SUPERVISOR_STATE_CHANGE_STOPPING and later events reach it is a race (a known
-        # difference, docs/compatibility.md).
+        # Up to the shutdown: supervisord does not wait for a listener to take what is still
+        # buffered before stopping it, so whether SUPERVISOR_STATE_CHANGE_STOPPING and later
+        # events reach it is a race on its side (podvisor waits; docs/compatibility.md).
         if header["eventname"] == "SUPERVISOR_STATE_CHANGE_STOPPING":
             break
         out.append((header, payload))

@@ -66,6 +66,22 @@ TEST_F(ListenerPoolTest, OneEventPerReadyAndOkAcknowledges) {
   EXPECT_EQ(io_.sent.back(), header(1, 1, "b"));
 }
 
+TEST_F(ListenerPoolTest, SettledOnceNothingIsBufferedOrHeldOrNobodyRuns) {
+  EXPECT_TRUE(pool_->settled());
+  publish("a");
+  EXPECT_TRUE(pool_->settled());  // buffered, but nobody RUNNING could take it
+  running_and_ready();
+  EXPECT_FALSE(pool_->settled());  // buffered, and a listener to deliver it to
+  bus_.dispatch();
+  EXPECT_FALSE(pool_->settled());  // held by the busy listener
+  pool_->on_output("listen", "RESULT 2\nOK");
+  EXPECT_TRUE(pool_->settled());
+  publish("b");
+  EXPECT_FALSE(pool_->settled());
+  pool_->set_running("listen", false);  // stopping: it will take no more
+  EXPECT_TRUE(pool_->settled());
+}
+
 TEST_F(ListenerPoolTest, ResultAndReadyInOneWrite) {
   running_and_ready();
   publish("a");
