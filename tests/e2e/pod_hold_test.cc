@@ -175,5 +175,15 @@ TEST(ConfigHold, TheOptionTurnsItOnForAFile) {
   EXPECT_FALSE(contains(r.err, "holding")) << r.describe();
 }
 
+// examples/runpod-pod.conf (SSH, a notebook, a training job that holds the pod on failure) is
+// valid as shipped, hold and SSH keys included.
+TEST(PodExample, RunpodPodConfChecksWithHoldOn) {
+  const auto r =
+      run(podvisor({"check", "--print", "-c", data_path("../../../examples/runpod-pod.conf")}));
+  EXPECT_EQ(r.code, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "hold_on_fatal")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "[program:train]")) << r.describe();
+}
+
 }  // namespace
 }  // namespace e2e
