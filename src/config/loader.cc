@@ -383,6 +383,9 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       throw r.fail("killasgroup", "cannot set stopasgroup=true and killasgroup=false");
     }
     if (listener) read_listener(r, base);
+    if (r.has("gate") != r.has("gate_upstream")) {
+      throw r.fail(r.has("gate") ? "gate" : "gate_upstream", "gate and gate_upstream go together");
+    }
     if (r.has("depends_on")) dependency_lines[program] = r.where("depends_on");
     const auto numprocs = r.get("numprocs", 1L, parse_numprocs);
     const auto numprocs_start = r.get("numprocs_start", 0L, parse_numprocs_start);
@@ -391,6 +394,8 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       throw r.fail(r.has("process_name") ? "process_name" : "numprocs",
                    "%(process_num) must be present within process_name when numprocs > 1");
     }
+    if (numprocs > 1 && r.has("gate"))
+      throw r.fail("gate", "a gate serves one process (numprocs=1)");
     if (!r.has("command")) {
       throw ConfigError(section.where,
                         fmt::format("program section {} does not specify a command", section.name));

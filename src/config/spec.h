@@ -118,6 +118,10 @@ struct ProgramSpec {
   bool oneshot = false;
   // Set for an [eventlistener:x] process: its stdin and stdout speak the event protocol.
   std::optional<ListenerSpec> listener;
+  // The request gate (docs/gate.md): the public "[host:]port" podvisor listens on for this
+  // program, and the private one it forwards to; both empty when there is no gate.
+  std::string gate;
+  std::string gate_upstream;
 
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;

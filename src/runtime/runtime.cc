@@ -20,6 +20,7 @@
 #include "runtime/control_backend.h"
 #include "runtime/driver.h"
 #include "runtime/event_listeners.h"
+#include "runtime/gates.h"
 #include "runtime/hold.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
@@ -63,6 +64,7 @@ class Runtime {
       // program: SUPERVISOR_STATE_CHANGE_STOPPING goes out once, before that change.
       if (supervisor_.shutting_down()) listeners_.stopping();
       listeners_.state_changed(p, from);
+      gates_.state_changed(p);
     });
     // podvisor's own lines go through the same sink as relayed output, so they never
     // split a relayed line.
@@ -110,7 +112,8 @@ class Runtime {
                                              inherited_.size()));
     }
     loop_.start();
-    if (!open_control_servers()) {
+    // The gates accept from the first moment, before any program starts.
+    if (!open_control_servers() || !gates_.open(spec_)) {
       stdout_sink_.flush(kFlushLimit);
       stderr_sink_.flush(kFlushLimit);
       return 2;
@@ -128,6 +131,7 @@ class Runtime {
       if (guarded("in the event loop", [this] { loop_.run(); })) break;
     }
     for (auto& server : servers_) server->close();
+    gates_.close();
     if (!guarded("ending leftover processes", [this] {
           end_leftovers(
               loop_, log_, [this] { programs_.drain_all(); }, inherited_);
@@ -289,6 +293,7 @@ class Runtime {
   HoldReporter hold_{loop_.io(), spec_, supervisor_, log_, [this](const core::Process& p) {
                        stderr_sink_.write(crash_report(p, programs_.find(p)));
                      }};
+  GateTable gates_{loop_.io(), log_};
   std::unique_ptr<control::Routes> routes_;
   std::vector<std::unique_ptr<control::HttpServer>> servers_;
   std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs
