@@ -6,7 +6,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "config/keys.h"
 #include "config/spec.h"
@@ -20,19 +19,17 @@ void set_gate_key(ProgramSpec& p, std::string_view name, std::string_view value)
 // check --print's text of key `name`; nullopt when the program has no gate.
 std::optional<std::string> print_gate_key(const ProgramSpec& p, std::string_view name);
 
-// Their rows in the one table of keys: per program, also set in single-command mode
-// (SUPERVISOR_PROGRAM_GATE, ...).
+// Their rows in the one table of keys: per program, supervisord.conf only in this first slice
+// (single-command mode warns that they have no effect there).
 template <size_t I>
 constexpr Key gate_row() {
-  Key k{.section = "program", .name = kGateKeyNames[I], .single_command = true};
+  Key k{.section = "program", .name = kGateKeyNames[I]};
   k.program = [](ProgramSpec& p, std::string_view v) { set_gate_key(p, kGateKeyNames[I], v); };
   k.print = [](const ProgramSpec& p) { return print_gate_key(p, kGateKeyNames[I]); };
   return k;
 }
-template <size_t... I>
-constexpr std::array<Key, sizeof...(I)> gate_rows(std::index_sequence<I...>) {
-  return {gate_row<I>()...};
+constexpr std::array<Key, kGateKeyNames.size()> gate_rows() {
+  return {gate_row<0>(), gate_row<1>()};
 }
-constexpr auto gate_rows() { return gate_rows(std::make_index_sequence<kGateKeyNames.size()>()); }
 
 }  // namespace podvisor::config

@@ -9,7 +9,7 @@ namespace podvisor::gate {
 using boost::asio::ip::tcp;
 
 Gate::Gate(boost::asio::io_context& io, tcp::endpoint listen, tcp::endpoint upstream)
-    : acceptor_(io), listen_(listen), state_(std::make_shared<State>()) {
+    : acceptor_(io), accept_retry_(io), listen_(listen), state_(std::make_shared<State>()) {
   state_->upstream = upstream;
 }
 
@@ -40,9 +40,15 @@ void Gate::accept() {
         }
       });
       hold(std::move(c));
+      accept();
+      return;
     }
-    // A failed accept (out of descriptors, say) leaves the connection in the backlog.
-    accept();
+    // A failed accept (out of descriptors, say) leaves the connection in the backlog: try
+    // again a little later rather than spin on the same error.
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([this](const boost::system::error_code& wait_ec) {
+      if (!wait_ec && acceptor_.is_open()) accept();
+    });
   });
 }
 
@@ -85,6 +91,7 @@ size_t Gate::set_up(bool up) {
 void Gate::close() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  accept_retry_.cancel();
   for (auto& c : state_->held) c->abort();
   state_->held.clear();
 }

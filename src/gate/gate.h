@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstddef>
 #include <list>
 #include <memory>
@@ -47,6 +48,7 @@ class Gate {
   void release(std::shared_ptr<Connection> c);
 
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;  // after a failed accept (out of descriptors)
   boost::asio::ip::tcp::endpoint listen_;
   std::shared_ptr<State> state_;
 };
