@@ -57,6 +57,7 @@ void Gate::hold(std::shared_ptr<Connection> c) {
     release(std::move(c));
     return;
   }
+  if (state_->held.empty()) state_->first_held = std::chrono::steady_clock::now();
   state_->held.push_back(c);
   c->hold();
 }
@@ -73,17 +74,18 @@ void Gate::release(std::shared_ptr<Connection> c) {
       [weak](std::shared_ptr<Connection> back) {
         const auto s = weak.lock();
         if (!s) return;
+        if (s->held.empty()) s->first_held = std::chrono::steady_clock::now();
         s->held.push_front(back);
         back->hold();
       });
 }
 
-size_t Gate::set_up(bool up) {
+Gate::Released Gate::set_up(bool up) {
   state_->up = up;
-  if (!up) return 0;
+  if (!up || state_->held.empty()) return {};
   auto held = std::move(state_->held);
   state_->held.clear();
-  const size_t released = held.size();
+  const Released released{held.size(), std::chrono::steady_clock::now() - state_->first_held};
   for (auto& c : held) release(std::move(c));
   return released;
 }

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
 #include <list>
 #include <memory>
@@ -27,8 +28,11 @@ class Gate {
   void open();
   // Up: held connections go to the upstream, new ones straight through. Down: new ones are
   // held; those already relayed go on until an end closes them.
-  // Returns how many held connections it released.
-  size_t set_up(bool up);
+  struct Released {
+    size_t count = 0;
+    std::chrono::duration<double> since_first{0};  // since the first of them was held
+  };
+  Released set_up(bool up);
   // Stops accepting and drops the held connections; relayed ones end with the loop.
   void close();
 
@@ -42,6 +46,7 @@ class Gate {
     boost::asio::ip::tcp::endpoint upstream;
     bool up = false;
     std::list<std::shared_ptr<Connection>> held;
+    std::chrono::steady_clock::time_point first_held;  // of those held now
   };
   void accept();
   void hold(std::shared_ptr<Connection> c);

@@ -38,9 +38,9 @@ void GateTable::state_changed(const core::Process& p) {
   const bool up = p.state() == core::State::kRunning;
   if (up == it->second->up()) return;
   const auto released = it->second->set_up(up);
-  if (released > 0) {
-    log_.log(LogLevel::kInfo,
-             fmt::format("released {} held connection(s) to {}", released, p.name()));
+  if (released.count > 0) {
+    log_.log(LogLevel::kInfo, fmt::format("released {} held connection(s) to {} after {:.1f} s",
+                                          released.count, p.name(), released.since_first.count()));
   }
 }
 

@@ -47,7 +47,7 @@ TEST(Gate, HoldsUntilUpThenRelaysBothWaysWithHalfClose) {
   EXPECT_EQ(ec, boost::asio::error::would_block);
   upstream.non_blocking(false);
 
-  EXPECT_EQ(gate.set_up(true), 1u);
+  EXPECT_EQ(gate.set_up(true).count, 1u);
   EXPECT_EQ(gate.held(), 0u);
   std::optional<tcp::socket> server;
   upstream.async_accept([&](const boost::system::error_code& accept_ec, tcp::socket s) {
