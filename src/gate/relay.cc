@@ -97,7 +97,8 @@ void Connection::connect() {
 void Connection::start_relay() {
   relaying_ = true;
   boost::system::error_code ignored;
-  // Token-sized writes (an SSE stream) must not wait for Nagle and a delayed ACK.
+  // Token-sized writes (an SSE stream) must not wait for Nagle and a delayed ACK; failing
+  // to set it costs only latency.
   client_.set_option(tcp::no_delay(true), ignored);
   upstream_.set_option(tcp::no_delay(true), ignored);
   for (auto* d : {&to_upstream_, &to_client_}) {
