@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace podvisor::gate {
@@ -24,6 +25,32 @@ bool run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
     io.run_one_for(10ms);
   }
   return true;
+}
+
+// What `s` receives until its end of file, reading on the loop; "(timeout)" or the error.
+std::string read_to_end(boost::asio::io_context& io, tcp::socket& s) {
+  std::string got;
+  std::optional<boost::system::error_code> end;
+  std::array<char, 256> buffer;
+  std::function<void()> next = [&] {
+    s.async_read_some(boost::asio::buffer(buffer), [&](auto ec, size_t n) {
+      got.append(buffer.data(), n);
+      if (ec) {
+        end = ec;
+      } else {
+        next();
+      }
+    });
+  };
+  next();
+  if (!run_until(io, [&] { return end.has_value(); })) {
+    // The read still refers to this frame: end it before returning.
+    boost::system::error_code ignored;
+    s.close(ignored);
+    run_until(io, [&] { return end.has_value(); });
+    return "(timeout)";
+  }
+  return *end == boost::asio::error::eof ? got : end->message();
 }
 
 TEST(Gate, HoldsUntilUpThenRelaysBothWaysWithHalfClose) {
@@ -57,43 +84,10 @@ TEST(Gate, HoldsUntilUpThenRelaysBothWaysWithHalfClose) {
   ASSERT_TRUE(run_until(io, [&] { return server.has_value(); }));
 
   // The client's bytes, then its end of file, then the answer the other way.
-  std::string got;
-  bool got_eof = false;
-  std::function<void()> read_server = [&] {
-    auto buffer = std::make_shared<std::array<char, 256>>();
-    server->async_read_some(boost::asio::buffer(*buffer), [&, buffer](auto read_ec, size_t n) {
-      if (read_ec == boost::asio::error::eof) {
-        got_eof = true;
-        return;
-      }
-      ASSERT_FALSE(read_ec) << read_ec.message();
-      got.append(buffer->data(), n);
-      read_server();
-    });
-  };
-  read_server();
-  ASSERT_TRUE(run_until(io, [&] { return got_eof; }));
-  EXPECT_EQ(got, "early bytes");
+  EXPECT_EQ(read_to_end(io, *server), "early bytes");
   boost::asio::write(*server, boost::asio::buffer(std::string_view("answer")));
   server->shutdown(tcp::socket::shutdown_send);
-
-  std::string answer;
-  bool answer_eof = false;
-  auto buffer = std::make_shared<std::array<char, 256>>();
-  std::function<void()> read_client = [&] {
-    client.async_read_some(boost::asio::buffer(*buffer), [&](auto read_ec, size_t n) {
-      if (read_ec == boost::asio::error::eof) {
-        answer_eof = true;
-        return;
-      }
-      ASSERT_FALSE(read_ec) << read_ec.message();
-      answer.append(buffer->data(), n);
-      read_client();
-    });
-  };
-  read_client();
-  ASSERT_TRUE(run_until(io, [&] { return answer_eof; }));
-  EXPECT_EQ(answer, "answer");
+  EXPECT_EQ(read_to_end(io, client), "answer");
 }
 
 TEST(Gate, HeldClientThatLeavesIsDropped) {

@@ -13,12 +13,13 @@ std::string shown(std::string_view text) {
 }
 
 TEST(ParseEndpoint, ReadsHostAndPort) {
-  EXPECT_EQ(shown("8000"), "0.0.0.0 8000");
-  EXPECT_EQ(shown(":8000"), "0.0.0.0 8000");
-  EXPECT_EQ(shown("127.0.0.1:8001"), "127.0.0.1 8001");
-  EXPECT_EQ(shown("localhost:65535"), "127.0.0.1 65535");
-  EXPECT_EQ(shown("[::1]:8000"), "::1 8000");
-  EXPECT_EQ(shown("0.0.0.0:1"), "0.0.0.0 1");
+  const std::pair<const char*, const char*> cases[] = {{"8000", "0.0.0.0 8000"},
+                                                       {":8000", "0.0.0.0 8000"},
+                                                       {"127.0.0.1:8001", "127.0.0.1 8001"},
+                                                       {"localhost:65535", "127.0.0.1 65535"},
+                                                       {"[::1]:8000", "::1 8000"},
+                                                       {"0.0.0.0:1", "0.0.0.0 1"}};
+  for (const auto& [text, want] : cases) EXPECT_EQ(shown(text), want) << text;
 }
 
 TEST(ParseEndpoint, RefusesWhatIsNotOne) {
