@@ -15,25 +15,15 @@
 namespace podvisor::pod {
 namespace {
 
-bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
-
 // sshd in PATH, then /usr/sbin/sshd (PATH in a container rarely has sbin); `configured` alone
 // when the ssh_sshd key names one.
 std::optional<std::string> find_sshd(const std::string& configured,
                                      const std::vector<std::string>& environ) {
-  if (!configured.empty()) return executable(configured) ? std::optional(configured) : std::nullopt;
-  const auto path = os::search_path(environ);
-  size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    const auto dir = path.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty()) continue;
-    if (const auto candidate = dir + "/sshd"; executable(candidate)) return candidate;
+  if (!configured.empty()) {
+    return ::access(configured.c_str(), X_OK) == 0 ? std::optional(configured) : std::nullopt;
   }
-  if (executable("/usr/sbin/sshd")) return std::string("/usr/sbin/sshd");
-  return std::nullopt;
+  int error = 0;
+  return os::find_executable("sshd", os::search_path(environ) + ":/usr/sbin", error);
 }
 
 std::optional<std::string_view> key_variable(const std::vector<std::string>& environ) {

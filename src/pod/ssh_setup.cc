@@ -40,57 +40,25 @@ std::optional<std::string> read_text(const std::string& path) {
   return s.str();
 }
 
-// Writes `text` to `path` through a temporary file and rename, so sshd or a shell never reads
-// half a file; mode and owner set before the rename.
+// os::write_file_atomically, saying what failed: sshd or a shell never reads half a file.
 bool write_atomically(const std::string& path, std::string_view text, mode_t mode, uid_t uid,
                       gid_t gid) {
-  const auto tmp = path + ".podvisor-tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) {
-    say(fmt::format("cannot write {}: {}", tmp, errno_text()));
-    return false;
-  }
-  bool ok = os::write_all(fd, text) && ::fchmod(fd, mode) == 0 && ::fchown(fd, uid, gid) == 0 &&
-            ::fsync(fd) == 0;
-  if (!ok) say(fmt::format("cannot write {}: {}", tmp, errno_text()));
-  if (::close(fd) != 0) ok = false;
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    say(fmt::format("cannot rename {} to {}: {}", tmp, path, errno_text()));
-    ok = false;
-  }
-  if (!ok) (void)::unlink(tmp.c_str());
-  return ok;
+  const auto failed = os::write_file_atomically(path, text, mode, os::Owner{uid, gid});
+  if (failed) say(fmt::format("cannot write {}: {}: {}", path, *failed, errno_text()));
+  return !failed;
 }
 
-// mkdir -p; the last component gets `mode` when it is created.
+// os::make_directories, saying what failed.
 bool make_directories(const std::string& dir, mode_t mode) {
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i != dir.size() && dir[i] != '/') continue;
-    const auto part = dir.substr(0, i);
-    if (::mkdir(part.c_str(), i == dir.size() ? mode : 0755) != 0 && errno != EEXIST) {
-      say(fmt::format("cannot create {}: {}", part, errno_text()));
-      return false;
-    }
-  }
-  return true;
+  const auto failed = os::make_directories(dir, mode);
+  if (failed) say(fmt::format("cannot create {}: {}", *failed, errno_text()));
+  return !failed;
 }
 
-std::string parent(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
-
-std::string find_tool(std::string_view name, const std::vector<std::string>& env) {
-  auto path = os::search_path(env) + ":/usr/bin:/usr/sbin:/bin";
-  size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    auto candidate = fmt::format("{}/{}", path.substr(start, end - start), name);
-    start = end + 1;
-    if (candidate.front() == '/' && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return {};
+std::string find_tool(const std::string& name, const std::vector<std::string>& env) {
+  int error = 0;
+  return os::find_executable(name, os::search_path(env) + ":/usr/bin:/usr/sbin:/bin", error)
+      .value_or("");
 }
 
 struct Captured {
@@ -169,7 +137,7 @@ bool install_keys(const SetupOptions& o, const os::UserInfo& user,
   const auto keys = keys_from_environment(env);
   const bool own_path = o.authorized_keys.empty();
   const auto file = own_path ? user.home + "/.ssh/authorized_keys" : o.authorized_keys;
-  const auto dir = parent(file);
+  const auto dir = os::parent_directory(file);
   if (!make_directories(dir, 0700)) return false;
   // sshd's StrictModes refuses a ~/.ssh that others can write or that another user owns.
   if (own_path &&
@@ -256,7 +224,7 @@ bool write_session_environment(const SetupOptions& o, const os::UserInfo& user,
   const auto vars = session_variables(env, o.exclude);
   // Both hold the container's secrets (HF_TOKEN...): the shell file readable by the SSH user
   // only, sshd's config by root only.
-  if (!make_directories(parent(o.env_file), 0755) ||
+  if (!make_directories(os::parent_directory(o.env_file), 0755) ||
       !write_atomically(o.env_file, session_environment(vars), 0600, user.uid, user.gid) ||
       !write_atomically(sshd_config_path(o.env_file),
                         sshd_config_text(vars, "/etc/ssh/sshd_config"), 0600, 0, 0)) {
@@ -270,7 +238,7 @@ bool write_session_environment(const SetupOptions& o, const os::UserInfo& user,
       "[ -r {0} ] && . {0}\n",
       shell_quote(o.env_file));
   if (read_text(o.profile_file) == text) return true;
-  return make_directories(parent(o.profile_file), 0755) &&
+  return make_directories(os::parent_directory(o.profile_file), 0755) &&
          write_atomically(o.profile_file, text, 0644, 0, 0);
 }
 
