@@ -1,15 +1,52 @@
 #include "gate/relay.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
 
 namespace podvisor::gate {
 namespace {
 
 constexpr auto kFirstRetry = std::chrono::milliseconds(50);
 constexpr auto kLastRetry = std::chrono::milliseconds(1000);
+constexpr size_t kBufferSize = 64 * 1024;
+// Past this many bytes copied, a direction splices: below it recv+send is cheaper than a
+// pipe's two splices and its descriptors (HAProxy splices only long transfers, too).
+constexpr size_t kSpliceAfter = 64 * 1024;
+constexpr int kBudget = 16;
+
+// PODVISOR_GATE_SPLICE=0 keeps every direction copying (bench/gate.sh compares the two).
+bool splice_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("PODVISOR_GATE_SPLICE");
+    return v == nullptr || std::string_view(v) != "0";
+  }();
+  return enabled;
+}
+
+// A few idle buffers are kept for the next burst, so a keep-alive connection's every request
+// does not allocate; beyond that they are freed (the loop is single-threaded).
+constexpr size_t kSpareBuffers = 8;
+std::vector<std::unique_ptr<char[]>>& spare_buffers() {
+  static std::vector<std::unique_ptr<char[]>> spare;
+  return spare;
+}
+std::unique_ptr<char[]> take_buffer() {
+  auto& spare = spare_buffers();
+  if (spare.empty()) return std::make_unique_for_overwrite<char[]>(kBufferSize);
+  auto b = std::move(spare.back());
+  spare.pop_back();
+  return b;
+}
+void give_back(std::unique_ptr<char[]> b) {
+  if (b && spare_buffers().size() < kSpareBuffers) spare_buffers().push_back(std::move(b));
+}
 
 // Both ends at once, with a reset rather than a clean end: a client must not take an
 // upstream that broke for the end of its answer.
@@ -101,41 +138,116 @@ void Connection::start_relay() {
   // to set it costs only latency.
   client_.set_option(tcp::no_delay(true), ignored);
   upstream_.set_option(tcp::no_delay(true), ignored);
-  for (auto* d : {&to_upstream_, &to_client_}) {
-    d->buffer = std::make_unique<std::array<char, 64 * 1024>>();
-    read(*d);
+  boost::system::error_code ec;
+  client_.native_non_blocking(true, ec);
+  if (!ec) upstream_.native_non_blocking(true, ec);
+  if (ec) {
+    direction_ended(to_upstream_, false);
+    return;
   }
+  pump(to_upstream_);
+  pump(to_client_);
 }
 
-void Connection::read(Direction& d) {
-  d.from->async_read_some(
-      boost::asio::buffer(*d.buffer),
-      [self = shared_from_this(), &d](const boost::system::error_code& ec, size_t n) {
-        if (ec == boost::asio::error::eof) {
-          boost::system::error_code shutdown_ec;
-          d.to->shutdown(tcp::socket::shutdown_send, shutdown_ec);
-          self->direction_ended(d, !shutdown_ec);
-          return;
-        }
-        if (ec) {
-          self->direction_ended(d, false);
-          return;
-        }
-        boost::asio::async_write(*d.to, boost::asio::buffer(d.buffer->data(), n),
-                                 [self, &d](const boost::system::error_code& write_ec, size_t) {
-                                   if (write_ec) {
-                                     self->direction_ended(d, false);
-                                   } else {
-                                     self->read(d);
-                                   }
-                                 });
-      });
+// Moves what it can now, then waits for the socket it needs. After kBudget steps it lets the
+// loop run others first, so one fast transfer does not starve every other connection.
+void Connection::pump(Direction& d) {
+  for (int step = 0; step < kBudget; ++step) {
+    if (d.done) return;
+    if (!(d.pipe ? pump_splice(d) : pump_copy(d))) return;
+  }
+  boost::asio::post(client_.get_executor(), [self = shared_from_this(), &d] { self->pump(d); });
+}
+
+bool Connection::pump_copy(Direction& d) {
+  if (d.begin < d.end) {
+    const auto n = ::send(d.to->native_handle(), d.buffer.get() + d.begin, d.end - d.begin,
+                          MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      wait(d, d.to, tcp::socket::wait_write);
+      return false;
+    }
+    if (n < 0) {
+      direction_ended(d, false);
+      return false;
+    }
+    d.begin += static_cast<size_t>(n);
+    d.moved += static_cast<size_t>(n);
+    if (d.begin < d.end) return true;
+    d.begin = d.end = 0;
+    if (d.moved >= kSpliceAfter && splice_enabled()) {
+      // A long transfer: the kernel moves it from here on, and the buffer goes back.
+      if (auto pipe = SplicePipe::open()) {
+        d.pipe.emplace(std::move(*pipe));
+        give_back(std::move(d.buffer));
+      }
+    }
+    return true;
+  }
+  if (!d.buffer) d.buffer = take_buffer();
+  const auto n = ::recv(d.from->native_handle(), d.buffer.get(), kBufferSize, MSG_DONTWAIT);
+  if (n > 0) {
+    d.end = static_cast<size_t>(n);
+    return true;
+  }
+  if (n == 0) {
+    end_of_file(d);
+    return false;
+  }
+  if (errno == EAGAIN || errno == EINTR) {
+    // Idle: the buffer goes back until the next bytes arrive.
+    give_back(std::move(d.buffer));
+    wait(d, d.from, tcp::socket::wait_read);
+    return false;
+  }
+  direction_ended(d, false);
+  return false;
+}
+
+bool Connection::pump_splice(Direction& d) {
+  const bool draining = !d.pipe->empty();
+  const auto step =
+      draining ? d.pipe->drain(d.to->native_handle()) : d.pipe->fill(d.from->native_handle());
+  switch (step) {
+    case SplicePipe::Step::kMoved:
+      return true;
+    case SplicePipe::Step::kWouldBlock:
+      wait(d, draining ? d.to : d.from,
+           draining ? tcp::socket::wait_write : tcp::socket::wait_read);
+      return false;
+    case SplicePipe::Step::kEnd:
+      end_of_file(d);
+      return false;
+    case SplicePipe::Step::kError:
+      break;
+  }
+  direction_ended(d, false);
+  return false;
+}
+
+void Connection::wait(Direction& d, tcp::socket* on, tcp::socket::wait_type what) {
+  on->async_wait(what, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
+    if (d.done || ec == boost::asio::error::operation_aborted) return;
+    if (ec) {
+      self->direction_ended(d, false);
+      return;
+    }
+    self->pump(d);
+  });
+}
+
+// Everything read was written (a direction reads only then): pass the end of file on.
+void Connection::end_of_file(Direction& d) {
+  boost::system::error_code shutdown_ec;
+  d.to->shutdown(tcp::socket::shutdown_send, shutdown_ec);
+  direction_ended(d, !shutdown_ec);
 }
 
 void Connection::direction_ended(Direction& d, bool clean) {
   if (d.done) return;
   d.done = true;
-  d.buffer.reset();
+  give_back(std::move(d.buffer));
+  d.pipe.reset();
   if (!clean) {
     to_upstream_.done = to_client_.done = true;
     reset(client_);

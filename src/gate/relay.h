@@ -2,11 +2,13 @@
 // joined to a fresh connection to the upstream and relayed both ways as bytes (layer 4).
 #pragma once
 
-#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
+
+#include "gate/splice.h"
 
 namespace podvisor::gate {
 
@@ -27,17 +29,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void abort();
 
  private:
-  // One direction: reads from `from`, writes all of it to `to`, then reads again, so it never
-  // reads more while a write is pending (back-pressure is the kernel's window).
+  // One direction: bytes from `from` to `to`. It reads only once what it read last is all
+  // written (back-pressure is the kernel's window). It copies through a buffer taken only while
+  // bytes are in flight (an idle connection holds none); past kSpliceAfter bytes it moves them
+  // inside the kernel through a pipe pair instead (splice.h).
   struct Direction {
+    Direction(tcp::socket* from_socket, tcp::socket* to_socket)
+        : from(from_socket), to(to_socket) {}
     tcp::socket* from;
     tcp::socket* to;
-    std::unique_ptr<std::array<char, 64 * 1024>> buffer;
+    std::unique_ptr<char[]> buffer;
+    size_t begin = 0;  // of the bytes read and not written yet
+    size_t end = 0;
+    size_t moved = 0;  // while copying
+    std::optional<SplicePipe> pipe;
     bool done = false;
   };
   void connect();
   void start_relay();
-  void read(Direction& d);
+  void pump(Direction& d);
+  bool pump_copy(Direction& d);
+  bool pump_splice(Direction& d);
+  void wait(Direction& d, tcp::socket* on, tcp::socket::wait_type what);
+  void end_of_file(Direction& d);
   void direction_ended(Direction& d, bool clean);
 
   tcp::socket client_;
@@ -50,8 +64,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::milliseconds backoff_{0};
   bool held_ = false;
   bool relaying_ = false;
-  Direction to_upstream_{&client_, &upstream_, nullptr};
-  Direction to_client_{&upstream_, &client_, nullptr};
+  Direction to_upstream_{&client_, &upstream_};
+  Direction to_client_{&upstream_, &client_};
 };
 
 }  // namespace podvisor::gate
