@@ -102,7 +102,9 @@ up_port=$(free_port) gate_port=$(free_port) up2_port=$(free_port) gate2_port=$(f
 gate_conf "$out/splice.conf" "$gate_port" "$up_port" "$upstream $up_port"
 gate_conf "$out/copy.conf" "$gate2_port" "$up2_port" "$upstream $up2_port"
 start_podvisor splice "$out/splice.conf"
+splice_pid=$last_pid
 start_podvisor copy "$out/copy.conf" PODVISOR_GATE_SPLICE=0
+copy_pid=$last_pid
 wait_for "$out/splice.log" "entered RUNNING"
 wait_for "$out/copy.log" "entered RUNNING"
 "$load" first "$gate_port" >/dev/null
@@ -135,15 +137,24 @@ rps() { awk -v w="$1" '$1 == w {print $2}' "$out/rps.txt" | median; }
 echo "bench: $bytes bytes down and up, direct / splice / copy, $rounds rounds"
 for ((r = 1; r <= rounds; r++)); do
   for target in direct:$up_port splice:$gate_port copy:$gate2_port; do
+    who=${target%%:*}
+    case $who in splice) cpu_pid=$splice_pid ;; copy) cpu_pid=$copy_pid ;; *) cpu_pid= ;; esac
     for dir in get put; do
+      # podvisor's CPU time over the transfer (utime + stime, in clock ticks).
+      ticks0=$([[ -n $cpu_pid ]] && awk '{print $14 + $15}' "/proc/$cpu_pid/stat" || echo 0)
       ns=$("$load" "$dir" "${target#*:}" "$bytes" | field ns)
-      echo "${target%%:*} $dir $ns" | tee -a "$out/transfer.txt"
+      ticks1=$([[ -n $cpu_pid ]] && awk '{print $14 + $15}' "/proc/$cpu_pid/stat" || echo 0)
+      echo "$who $dir $ns $((ticks1 - ticks0))" | tee -a "$out/transfer.txt"
     done
   done
 done
 mibs() {  # WHO DIR -> MiB/s (median time)
   awk -v w="$1" -v d="$2" '$1 == w && $2 == d {print $3}' "$out/transfer.txt" | median |
     awk -v b="$bytes" '{printf "%.0f", b / 1048576 / ($1 / 1e9)}'
+}
+cpu() {  # WHO -> podvisor CPU seconds per GiB, both directions together
+  awk -v w="$1" -v b="$bytes" -v hz="$(getconf CLK_TCK)" \
+    '$1 == w {t += $4; n++} END {printf "%.2f", t / hz / (n * b / 1073741824)}' "$out/transfer.txt"
 }
 stop_all
 
@@ -220,6 +231,7 @@ slab_conn=$(awk -v a="$slab0" -v b="$slab1" -v n="$nheld" 'BEGIN {printf "%.0f",
   echo "| $((bytes >> 20)) MiB download (MiB/s), copy | $(mibs direct get) | $(mibs copy get) | $(pct "$(mibs copy get)" "$(mibs direct get)") | |"
   echo "| $((bytes >> 20)) MiB upload (MiB/s), splice | $(mibs direct put) | $(mibs splice put) | $(pct "$(mibs splice put)" "$(mibs direct put)") | ≥ 90% |"
   echo "| $((bytes >> 20)) MiB upload (MiB/s), copy | $(mibs direct put) | $(mibs copy put) | $(pct "$(mibs copy put)" "$(mibs direct put)") | |"
+  echo "| podvisor CPU per GiB relayed (s): splice / copy | | $(cpu splice) / $(cpu copy) | $(pct "$(cpu splice)" "$(cpu copy)") | |"
   echo
   echo "Program ready → first held request answered (ms, median of $ready_runs; the stand-in listens 300 ms after its start, default adaptive probe interval):"
   echo

@@ -9,14 +9,19 @@
 namespace podvisor::gate {
 namespace {
 
-// A pipe's default capacity (16 pages); asking for more in one call only returns less.
-constexpr size_t kChunk = 64 * 1024;
+// The pipe's capacity: one fill moves at most this much.
+constexpr size_t kChunk = 1024 * 1024;
 
 }  // namespace
 
 std::optional<SplicePipe> SplicePipe::open() {
   int fds[2];
   if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return std::nullopt;
+  // A 1 MiB pipe moves a long transfer in 16 times fewer splice pairs than the default 64 KiB
+  // one: about a third less CPU per GiB here (bench/gate.sh). Pages are taken only while
+  // bytes are in flight. Refused above /proc/sys/fs/pipe-max-size unprivileged: the default
+  // size works too.
+  (void)::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(kChunk));
   return SplicePipe(fds[0], fds[1]);
 }
 
