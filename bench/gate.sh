@@ -42,19 +42,21 @@ if (($(ulimit -n) < nheld + 1000)); then
   exit 1
 fi
 
-# ---- work directory: only bench/out/gate (bench/out is git-ignored) ----------------------
-out=$root/bench/out/gate
-rm -rf "$out"
-mkdir -p "$out"
+# ---- what this script starts, stopped on any exit -----------------------------------------
 pids=()
 stop_all() {
   local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+  done
   pids=()
 }
 trap 'stop_all; exit 130' INT TERM
 trap 'stop_all' EXIT
+# Work directory: only bench/out/gate (bench/out is git-ignored; other benches' stay).
+out=$root/bench/out/gate
+rm -rf "$out"
+mkdir -p "$out"
 started=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -166,16 +166,17 @@ Clock::time_point deadline(std::chrono::milliseconds limit = kTimeout) {
   return Clock::now() + limit;
 }
 
-// GET `target` on `port` with Connection: close; the whole answer, or "" with a failure.
-std::string get(uint16_t port, std::string_view target) {
+// GET `target` on `port` with Connection: close, then perhaps an end of file (half-close);
+// the whole answer, or "" with a failure.
+std::string get(uint16_t port, std::string_view target, bool half_close = false) {
   Conn c(port);
   EXPECT_TRUE(c.connected()) << std::strerror(c.error());
   const auto until = deadline();
   std::string answer;
-  const bool ok = c.send_text("GET " + std::string(target) +
-                                  " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                              until) &&
-                  c.read_to_end(answer, until);
+  bool ok = c.send_text(
+      "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", until);
+  if (ok && half_close) c.close_write();
+  ok = ok && c.read_to_end(answer, until);
   EXPECT_TRUE(ok) << target << ": " << std::strerror(c.error()) << " after " << answer.size();
   return answer;
 }
@@ -360,12 +361,7 @@ TEST(GateStream, HalfClosedRequestWhileHeldGetsTheWholeAnswer) {
   TempDir dir;
   Gated g(dir, Gated::http(dir, "1.5"));
   ASSERT_TRUE(g.logged("gate of model listening on")) << g.child->describe();
-  Conn c(g.public_port);
-  const auto until = deadline();
-  ASSERT_TRUE(c.send_text("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", until));
-  c.close_write();
-  std::string answer;
-  EXPECT_TRUE(c.read_to_end(answer, until)) << std::strerror(c.error());
+  const auto answer = get(g.public_port, "/hello", true);
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
   EXPECT_TRUE(answer.ends_with("\r\n\r\nhello\n")) << answer;
   EXPECT_TRUE(g.logged("released 1 held connection(s) to model")) << g.child->describe();

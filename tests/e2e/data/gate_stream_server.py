@@ -124,20 +124,17 @@ def serve(conn, log):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--delay", type=float, default=0)
-    parser.add_argument("--log", required=True)
+    parser = argparse.ArgumentParser(description=__doc__)
+    for name, kind, default in (("--port", int, None), ("--delay", float, 0.0), ("--log", str, None)):
+        parser.add_argument(name, type=kind, default=default, required=default is None)
     args = parser.parse_args()
     time.sleep(args.delay)
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", args.port))
-    server.listen(64)
-    print(f"listening on {args.port}", flush=True)
-    while True:
-        conn, _ = server.accept()
-        threading.Thread(target=serve, args=(conn, args.log), daemon=True).start()
+    # create_server sets SO_REUSEADDR, so a restart binds at once.
+    with socket.create_server(("127.0.0.1", args.port), backlog=64) as server:
+        print(f"listening on {args.port}", flush=True)
+        while True:
+            conn, _ = server.accept()
+            threading.Thread(target=serve, args=(conn, args.log), daemon=True).start()
 
 
 main()

@@ -23,9 +23,9 @@ async def serve(port):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--delay", type=float, default=0)
+    parser = argparse.ArgumentParser(description=__doc__)
+    for name, kind, default in (("--port", int, None), ("--delay", float, 0.0)):
+        parser.add_argument(name, type=kind, default=default, required=default is None)
     args = parser.parse_args()
     time.sleep(args.delay)
     asyncio.run(serve(args.port))
