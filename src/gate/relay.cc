@@ -174,6 +174,7 @@ bool Connection::pump_copy(Direction& d) {
     d.begin += static_cast<size_t>(n);
     d.moved += static_cast<size_t>(n);
     if (d.begin < d.end) return true;
+    const bool drained = d.end < kBufferSize;
     d.begin = d.end = 0;
     if (d.moved >= kSpliceAfter && splice_enabled()) {
       // A long transfer: the kernel moves it from here on, and the buffer goes back.
@@ -181,6 +182,13 @@ bool Connection::pump_copy(Direction& d) {
         d.pipe.emplace(std::move(*pipe));
         give_back(std::move(d.buffer));
       }
+    }
+    if (drained && !d.pipe) {
+      // A short read emptied the socket: wait rather than read again only to learn it (the
+      // wait's re-arm reports bytes or an end of file that came meanwhile at once).
+      give_back(std::move(d.buffer));
+      wait(d, d.from, tcp::socket::wait_read);
+      return false;
     }
     return true;
   }
