@@ -176,19 +176,21 @@ bool Connection::pump_copy(Direction& d) {
     if (d.begin < d.end) return true;
     const bool drained = d.end < kBufferSize;
     d.begin = d.end = 0;
+    if (drained) {
+      // A short read emptied the socket: the burst is over (keep-alive requests, SSE events
+      // stay below kSpliceAfter this way). Wait rather than read again only to learn it: the
+      // wait's re-arm reports bytes or an end of file that came meanwhile at once.
+      d.moved = 0;
+      give_back(std::move(d.buffer));
+      wait(d, d.from, tcp::socket::wait_read);
+      return false;
+    }
     if (d.moved >= kSpliceAfter && splice_enabled()) {
       // A long transfer: the kernel moves it from here on, and the buffer goes back.
       if (auto pipe = SplicePipe::open()) {
         d.pipe.emplace(std::move(*pipe));
         give_back(std::move(d.buffer));
       }
-    }
-    if (drained && !d.pipe) {
-      // A short read emptied the socket: wait rather than read again only to learn it (the
-      // wait's re-arm reports bytes or an end of file that came meanwhile at once).
-      give_back(std::move(d.buffer));
-      wait(d, d.from, tcp::socket::wait_read);
-      return false;
     }
     return true;
   }
@@ -204,6 +206,7 @@ bool Connection::pump_copy(Direction& d) {
   }
   if (errno == EAGAIN || errno == EINTR) {
     // Idle: the buffer goes back until the next bytes arrive.
+    d.moved = 0;
     give_back(std::move(d.buffer));
     wait(d, d.from, tcp::socket::wait_read);
     return false;
@@ -220,6 +223,12 @@ bool Connection::pump_splice(Direction& d) {
     case SplicePipe::Step::kMoved:
       return true;
     case SplicePipe::Step::kWouldBlock:
+      if (!draining) {
+        // The sender paused: the pipe goes (two descriptors and the kernel's page array
+        // held by an idle connection), and the next burst starts by copying again.
+        d.pipe.reset();
+        d.moved = 0;
+      }
       wait(d, draining ? d.to : d.from,
            draining ? tcp::socket::wait_write : tcp::socket::wait_read);
       return false;

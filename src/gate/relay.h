@@ -31,8 +31,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   // One direction: bytes from `from` to `to`. It reads only once what it read last is all
   // written (back-pressure is the kernel's window). It copies through a buffer taken only while
-  // bytes are in flight (an idle connection holds none); past kSpliceAfter bytes it moves them
-  // inside the kernel through a pipe pair instead (splice.h).
+  // bytes are in flight (an idle connection holds none); once a burst (bytes queued faster than
+  // they come) passes kSpliceAfter it moves them inside the kernel through a pipe pair instead
+  // (splice.h), until the sender pauses.
   struct Direction {
     Direction(tcp::socket* from_socket, tcp::socket* to_socket)
         : from(from_socket), to(to_socket) {}
@@ -41,7 +42,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::unique_ptr<char[]> buffer;
     size_t begin = 0;  // of the bytes read and not written yet
     size_t end = 0;
-    size_t moved = 0;  // while copying
+    size_t moved = 0;  // in this burst: since the socket was last found empty
     std::optional<SplicePipe> pipe;
     bool done = false;
   };
