@@ -13,18 +13,16 @@
 # relay copying; this script sets it for the "copy" rows only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 root=$PWD
-
-rounds=${BENCH_GATE_ROUNDS:-5}
-seconds=${BENCH_GATE_SECONDS:-3}
-rate=${BENCH_GATE_RATE:-2000}
-conns=${BENCH_GATE_CONNS:-32}
-bytes=${BENCH_GATE_BYTES:-1073741824}
-ready_runs=${BENCH_GATE_READY_RUNS:-5}
-nheld=${BENCH_GATE_HELD:-10000}
+: "${BENCH_GATE_ROUNDS:=5}" "${BENCH_GATE_SECONDS:=3}" "${BENCH_GATE_RATE:=2000}"
+: "${BENCH_GATE_CONNS:=32}" "${BENCH_GATE_BYTES:=1073741824}" "${BENCH_GATE_READY_RUNS:=5}"
+: "${BENCH_GATE_HELD:=10000}"
+rounds=$BENCH_GATE_ROUNDS seconds=$BENCH_GATE_SECONDS rate=$BENCH_GATE_RATE
+conns=$BENCH_GATE_CONNS bytes=$BENCH_GATE_BYTES ready_runs=$BENCH_GATE_READY_RUNS
+nheld=$BENCH_GATE_HELD
 
 # ---- dependencies, podvisor, the two C helpers -------------------------------------------
-source bench/lib.sh
 bench_need wrk:wrk cc:gcc curl:curl python3:python3 /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev
 bench_podvisor
 mkdir -p build-bench/bench
