@@ -16,8 +16,9 @@ namespace {
 constexpr auto kFirstRetry = std::chrono::milliseconds(50);
 constexpr auto kLastRetry = std::chrono::milliseconds(1000);
 constexpr size_t kBufferSize = 64 * 1024;
-// Past this many bytes copied, a direction splices: below it recv+send is cheaper than a
-// pipe's two splices and its descriptors (HAProxy splices only long transfers, too).
+// Past this many bytes copied in one burst (reads that fill the buffer, back to back), a
+// direction splices: below it recv+send is cheaper than a pipe's two splices and its
+// descriptors (HAProxy splices only long transfers, too).
 constexpr size_t kSpliceAfter = 64 * 1024;
 constexpr int kBudget = 16;
 
