@@ -1,6 +1,6 @@
 #include "gate/relay.h"
 
-#include <poll.h>
+#include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
@@ -22,41 +22,20 @@ void reset(tcp::socket& s) {
 
 }  // namespace
 
-Connection::Connection(tcp::socket client, std::function<void(Connection*)> on_closed_while_held)
+Connection::Connection(tcp::socket client, std::weak_ptr<Hub> hub)
     : client_(std::move(client)),
       upstream_(client_.get_executor()),
       retry_(client_.get_executor()),
-      on_closed_while_held_(std::move(on_closed_while_held)) {}
-
-void Connection::hold() {
-  held_ = true;
-  // Readable means data, end of file or a reset. Data stays queued in the kernel for the
-  // upstream; only a client that is gone is dropped.
-  client_.async_wait(
-      tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || !self->held_) return;
-        pollfd p{.fd = self->client_.native_handle(), .events = POLLIN | POLLRDHUP, .revents = 0};
-        if (::poll(&p, 1, 0) < 0) return;
-        char byte = 0;
-        const bool has_data = ::recv(p.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-        const bool gone =
-            (p.revents & (POLLERR | POLLHUP)) != 0 || ((p.revents & POLLRDHUP) != 0 && !has_data);
-        if (gone) {
-          self->held_ = false;
-          boost::system::error_code ignored;
-          self->client_.close(ignored);
-          self->on_closed_while_held_(self.get());
-        }
-        // Else the client sent its request (and perhaps half-closed): kept as it is, unwatched,
-        // since its queued bytes would make every further wait return at once.
-      });
-}
+      hub_(std::move(hub)) {}
 
 void Connection::release(const tcp::endpoint& upstream, std::function<bool()> still_up,
                          std::function<void(std::shared_ptr<Connection>)> rehold) {
   held_ = false;
   boost::system::error_code ignored;
   client_.cancel(ignored);  // the hold's wait
+  // The hold may have raised it; relayed reads take whatever is there.
+  const int one = 1;
+  (void)::setsockopt(client_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
   upstream_endpoint_ = upstream;
   still_up_ = std::move(still_up);
   rehold_ = std::move(rehold);
@@ -66,6 +45,7 @@ void Connection::release(const tcp::endpoint& upstream, std::function<bool()> st
 
 void Connection::abort() {
   held_ = false;
+  refusing_.reset();
   retry_.cancel();
   reset(client_);
   reset(upstream_);
@@ -76,6 +56,7 @@ void Connection::connect() {
       upstream_endpoint_, [self = shared_from_this()](const boost::system::error_code& ec) {
         if (!self->client_.is_open()) return;  // aborted meanwhile
         if (!ec) {
+          if (const auto hub = self->hub_.lock()) ++hub->stats().forwarded;
           self->start_relay();
           return;
         }
@@ -121,6 +102,7 @@ void Connection::read(Direction& d) {
           self->direction_ended(d, false);
           return;
         }
+        if (const auto hub = self->hub_.lock()) hub->stats().bytes[d.index] += n;
         boost::asio::async_write(*d.to, boost::asio::buffer(d.buffer->data(), n),
                                  [self, &d](const boost::system::error_code& write_ec, size_t) {
                                    if (write_ec) {

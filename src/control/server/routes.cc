@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "control/server/gate_metrics.h"
 #include "control/wire/xmlrpc.h"
 
 namespace podvisor::control {
@@ -363,7 +364,8 @@ Response Routes::ready() const {
 }
 
 Response Routes::metrics() const {
-  auto r = text(200, render_metrics(backend_.processes(), backend_.wall_now()));
+  auto r = text(200, render_metrics(backend_.processes(), backend_.wall_now()) +
+                         render_gate_metrics(backend_.gates(), escape_label));
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return r;
 }
