@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "harness.h"
 
@@ -26,30 +27,63 @@ bool has(std::string_view text, std::string_view part) {
 }
 
 // A program behind a gate: the stand-in listens on its private port after `delay` seconds
-// and is RUNNING once a tcp probe reaches it.
+// and is RUNNING once a tcp probe reaches it. `keys` adds to (or, being later, overrides)
+// the program's section, `args` to the stand-in's command line; podvisor's control server
+// listens on `control_port` (for /metrics).
+struct GateSetup {
+  std::string delay = "1.5";
+  std::string keys;         // added to [program:model]
+  std::string args;         // added to the stand-in's command line
+  std::string supervisord;  // added to [supervisord]
+  bool gate_key = true;     // false: gate= left to a preset
+  std::map<std::string, std::optional<std::string>> env;
+};
+
 struct GatedServer {
-  explicit GatedServer(const TempDir& dir, std::string_view delay = "1.5")
-      : public_port(loopback_port()), private_port(loopback_port()) {
-    const auto conf = write_config(dir, fmt(R"([supervisord]
-nodaemon=true
-logfile=/dev/stderr
+  explicit GatedServer(const TempDir& dir, std::string_view delay = "1.5",
+                       std::string_view keys = "", std::string_view args = "")
+      : GatedServer(dir, GateSetup{.delay = std::string(delay),
+                                   .keys = std::string(keys),
+                                   .args = std::string(args),
+                                   .supervisord = "",
+                                   .gate_key = true,
+                                   .env = {}}) {}
+  GatedServer(const TempDir& dir, const GateSetup& setup)
+      : public_port(loopback_port()),
+        private_port(loopback_port()),
+        health_port(loopback_port()),
+        control_port(loopback_port()) {
+    const auto conf = write_config(
+        dir, fmt("[supervisord]\nnodaemon=true\nlogfile=/dev/stderr\n" + setup.supervisord +
+                     R"(
+[inet_http_server]
+port=127.0.0.1:{control}
 
 [program:model]
-command=python3 @DATA@/gate_server.py --port {private} --delay {delay}
-gate=127.0.0.1:{public}
+command=python3 @DATA@/gate_server.py --port {private} --delay {delay} {args}
 gate_upstream=127.0.0.1:{private}
 ready=tcp://127.0.0.1:{private}
 ready_interval=0.05
 startsecs=0
-)",
-                                            delay));
-    child = std::make_unique<Child>(podvisor_config(conf));
+stdout_logfile=/dev/stdout
+stdout_logfile_maxbytes=0
+)" + (setup.gate_key ? "gate=127.0.0.1:{public}\n" : "") +
+                     setup.keys,
+                 setup.delay, setup.args));
+    auto env = setup.env;  // its values may name the ports too
+    for (auto& [name, value] : env) {
+      if (value) value = fmt(*value, setup.delay);
+    }
+    child = std::make_unique<Child>(podvisor_config(conf, env));
   }
-  std::string fmt(std::string text, std::string_view delay) const {
+  std::string fmt(std::string text, std::string_view delay, std::string_view args = "") const {
     for (const auto& [name, value] :
          {std::pair<std::string, std::string>{"{public}", std::to_string(public_port)},
           {"{private}", std::to_string(private_port)},
-          {"{delay}", std::string(delay)}}) {
+          {"{health}", std::to_string(health_port)},
+          {"{control}", std::to_string(control_port)},
+          {"{delay}", std::string(delay)},
+          {"{args}", std::string(args)}}) {
       for (auto at = text.find(name); at != std::string::npos; at = text.find(name)) {
         text.replace(at, name.size(), value);
       }
@@ -62,6 +96,8 @@ startsecs=0
 
   uint16_t public_port;
   uint16_t private_port;
+  uint16_t health_port;
+  uint16_t control_port;
   std::unique_ptr<Child> child;
 };
 
@@ -116,6 +152,50 @@ class Client {
  private:
   int fd_ = -1;
 };
+
+// What a fresh client gets for `request` on `port`: the bytes until end of file, or
+// "(reset)" / "(error: ...)" when the connection broke.
+std::string talk(uint16_t port, std::string_view request) {
+  try {
+    Client client(port);
+    if (!request.empty()) client.send_all(request);
+    return client.read_to_end();
+  } catch (const std::system_error& e) {
+    return e.code().value() == ECONNRESET ? "(reset)" : std::string("(error: ") + e.what() + ")";
+  }
+}
+
+std::string get(uint16_t port, std::string_view path) {
+  return talk(port,
+              "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+}
+
+// The status code of a response, 0 when there is none.
+int status_of(std::string_view response) {
+  if (!response.starts_with("HTTP/1.1 ") || response.size() < 12) return 0;
+  return std::atoi(std::string(response.substr(9, 3)).c_str());
+}
+
+// Asks `path` until it answers `status`; false after kTimeout.
+bool wait_status(uint16_t port, std::string_view path, int status) {
+  const auto deadline = Clock::now() + kTimeout;
+  while (Clock::now() < deadline) {
+    if (status_of(get(port, path)) == status) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, not synchronising
+  }
+  return false;
+}
+
+// The value of the /metrics line that starts with `series` (name and labels).
+std::string metric(const GatedServer& server, std::string_view series) {
+  const auto text = get(server.control_port, "/metrics");
+  for (const auto& line : lines(text)) {
+    if (line.starts_with(series) && line.size() > series.size() && line[series.size()] == ' ') {
+      return line.substr(series.size() + 1);
+    }
+  }
+  return "(missing)";
+}
 
 // A client that connects while the model is still loading (before the server listens) gets
 // its answer once the server is ready: no refused connect, no error, no retry of its own.
@@ -181,6 +261,198 @@ TEST(Gate, RelaysMegabytesBothWaysByteExact) {
   ASSERT_TRUE(eof) << "no end of file; " << back.size() << " of " << data.size() << " bytes";
   EXPECT_EQ(back.size(), data.size());
   EXPECT_TRUE(back == data) << "the bytes differ";
+}
+
+constexpr std::string_view kGet = "GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+// A restart while connections are held and one is relayed: the relayed one ends (its
+// upstream died; the request is not sent again), the held ones are answered by the
+// restarted server.
+TEST(Gate, RestartEndsTheRelayedAndAnswersTheHeldFromTheNewServer) {
+  TempDir dir;
+  GatedServer server(dir, "1", "startretries=3\n");
+  ASSERT_TRUE(server.logged("entered RUNNING state")) << server.child->describe();
+  const auto first = spawned_pid(server.child->out() + server.child->err(), "model");
+  ASSERT_TRUE(first);
+  Client relayed(server.public_port);
+  relayed.send_all("GET /slow?60 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(server.logged("request GET /slow?60")) << server.child->describe();
+  ASSERT_EQ(::kill(*first, SIGKILL), 0);
+  ASSERT_TRUE(server.logged("exited: model")) << server.child->describe();
+  // Down now (STARTING again, listening after a second): these are held.
+  Client a(server.public_port), b(server.public_port);
+  a.send_all(kGet);
+  b.send_all(kGet);
+  std::string ended;
+  try {
+    ended = relayed.read_to_end();
+  } catch (const std::system_error& e) {
+    ended = "(reset)";
+  }
+  EXPECT_FALSE(has(ended, "HTTP/1.1 200")) << ended;
+  for (auto* c : {&a, &b}) {
+    const auto answer = c->read_to_end();
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+    EXPECT_FALSE(has(answer, "X-Pid: " + std::to_string(*first) + "\r\n")) << answer;
+  }
+  EXPECT_TRUE(server.logged("released 2 held connection(s) to model")) << server.child->describe();
+  EXPECT_EQ(count(server.child->out(), "request GET /slow?60"), 1u) << server.child->describe();
+}
+
+// Past gate_hold_timeout an HTTP client gets a 503 it can read (Retry-After, Connection:
+// close; no reset), anything else is closed; the metrics count what happened.
+TEST(Gate, HoldTimeoutAnswers503ToHttpAndClosesTheRest) {
+  TempDir dir;
+  GatedServer server(dir, "60", "gate_hold_timeout=0.3\n");
+  ASSERT_TRUE(server.logged("gate of model listening on")) << server.child->describe();
+  const auto http = talk(server.public_port, kGet);
+  EXPECT_TRUE(http.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << http;
+  EXPECT_TRUE(has(http, "\r\nRetry-After: ")) << http;
+  EXPECT_TRUE(has(http, "\r\nConnection: close\r\n")) << http;
+  const auto tls = talk(server.public_port, "\x16\x03\x01\x02\x00 hello");
+  EXPECT_TRUE(tls.empty() || tls == "(reset)") << tls;
+  const auto silent = talk(server.public_port, "");
+  EXPECT_TRUE(silent.empty() || silent == "(reset)") << silent;
+  const std::string labels = "{group=\"model\",program=\"model\"";
+  EXPECT_EQ(metric(server, "podvisor_gate_accepted_total" + labels + "}"), "3");
+  EXPECT_EQ(metric(server, "podvisor_gate_refused_total" + labels + ",reason=\"hold_timeout\"}"),
+            "3");
+  EXPECT_EQ(metric(server, "podvisor_gate_held_connections" + labels + "}"), "0");
+  EXPECT_EQ(metric(server, "podvisor_gate_held_seconds_count" + labels + "}"), "3");
+  EXPECT_EQ(metric(server, "podvisor_gate_forwarded_total" + labels + "}"), "0");
+}
+
+// gate_max_held=2: the third HTTP client is answered 503 at once; the two held ones are
+// answered by the program once it is ready; the metrics count both fates and the bytes.
+TEST(Gate, MaxHeldRefusesTheThirdAtOnce) {
+  TempDir dir;
+  GatedServer server(dir, "60", "gate_max_held=2\n");
+  ASSERT_TRUE(server.logged("gate of model listening on")) << server.child->describe();
+  Client a(server.public_port), b(server.public_port);
+  a.send_all(kGet);
+  b.send_all(kGet);
+  const auto third = talk(server.public_port, kGet);
+  EXPECT_TRUE(third.starts_with("HTTP/1.1 503 ")) << third;
+  const std::string labels = "{group=\"model\",program=\"model\"";
+  EXPECT_EQ(metric(server, "podvisor_gate_refused_total" + labels + ",reason=\"max_held\"}"), "1");
+  EXPECT_EQ(metric(server, "podvisor_gate_held_connections" + labels + "}"), "2");
+}
+
+// FATAL: a held HTTP client gets 503, and so does a new one, at once.
+TEST(Gate, FatalAnswers503) {
+  TempDir dir;
+  GatedServer server(dir, "1", "startretries=0\n", "--fail 3");
+  ASSERT_TRUE(server.logged("gate of model listening on")) << server.child->describe();
+  Client held(server.public_port);
+  held.send_all(kGet);
+  const auto answer = held.read_to_end();
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
+  ASSERT_TRUE(server.logged("entered FATAL state")) << server.child->describe();
+  const auto fresh = talk(server.public_port, kGet);
+  EXPECT_TRUE(fresh.starts_with("HTTP/1.1 503 ")) << fresh;
+  const std::string labels = "{group=\"model\",program=\"model\"";
+  EXPECT_EQ(metric(server, "podvisor_gate_refused_total" + labels + ",reason=\"fatal\"}"), "2");
+}
+
+// With hold_on_fatal podvisor holds the pod: a FATAL program's clients stay held (a retry may
+// bring it back) instead of being refused.
+TEST(Gate, HoldOnFatalKeepsHolding) {
+  TempDir dir;
+  GatedServer server(dir, GateSetup{.delay = "0.5",
+                                    .keys = "startretries=0\n",
+                                    .args = "--fail 3",
+                                    .supervisord = "hold_on_fatal=true\n",
+                                    .gate_key = true,
+                                    .env = {}});
+  ASSERT_TRUE(server.logged("gate of model listening on")) << server.child->describe();
+  Client held(server.public_port);
+  held.send_all(kGet);
+  ASSERT_TRUE(server.logged("entered FATAL state")) << server.child->describe();
+  const std::string labels = "{group=\"model\",program=\"model\"";
+  EXPECT_EQ(metric(server, "podvisor_gate_held_connections" + labels + "}"), "1");
+  EXPECT_EQ(metric(server, "podvisor_gate_refused_total" + labels + ",reason=\"fatal\"}"), "0");
+}
+
+// Waits for each path of `answers` to give its status, in order.
+void expect_health(uint16_t port, std::initializer_list<std::pair<std::string, int>> answers,
+                   std::string_view when) {
+  for (const auto& [path, status] : answers) {
+    EXPECT_TRUE(wait_status(port, path, status))
+        << when << ": " << path << " never " << status << "; last: " << get(port, path);
+  }
+}
+
+// The presets answer their health paths from the program's state, at once, never held.
+// RunPod: the gate on $PORT, /ping on $PORT_HEALTH: 204 starting, 200 RUNNING, 503 exited.
+TEST(Gate, RunpodPresetPingFollowsTheProgram) {
+  TempDir dir;
+  GatedServer server(dir, GateSetup{.delay = "1.5",
+                                    .keys = "gate_health=runpod\nautorestart=false\n",
+                                    .args = "--exit-after 1.5",
+                                    .supervisord = "",
+                                    .gate_key = false,
+                                    .env = {{"PORT", "{public}"}, {"PORT_HEALTH", "{health}"}}});
+  ASSERT_TRUE(server.logged("(runpod health)")) << server.child->describe();
+  expect_health(server.health_port, {{"/ping", 204}}, "starting");
+  expect_health(server.health_port, {{"/ping", 200}}, "running");
+  EXPECT_EQ(status_of(get(server.public_port, "/v1/models")), 200);
+  expect_health(server.health_port, {{"/ping", 503}}, "exited");
+  EXPECT_EQ(status_of(get(server.health_port, "/v1/models")), 404);
+}
+
+// SageMaker: the gate on $SAGEMAKER_BIND_TO_PORT; /ping 503 until RUNNING, then 200; a POST
+// to /invocations made while loading is held and answered by the program.
+TEST(Gate, SagemakerPresetPingAndHeldInvocations) {
+  TempDir dir;
+  GatedServer server(dir, GateSetup{.delay = "1.5",
+                                    .keys = "gate_health=sagemaker\nautorestart=false\n",
+                                    .args = "--exit-after 1.5",
+                                    .supervisord = "",
+                                    .gate_key = false,
+                                    .env = {{"SAGEMAKER_BIND_TO_PORT", "{public}"}}});
+  ASSERT_TRUE(server.logged("(sagemaker health)")) << server.child->describe();
+  EXPECT_EQ(status_of(get(server.public_port, "/ping")), 503);
+  Client invocation(server.public_port);
+  invocation.send_all("POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  const auto answer = invocation.read_to_end();
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+  expect_health(server.public_port, {{"/ping", 200}}, "running");
+  expect_health(server.public_port, {{"/ping", 503}}, "exited");
+  EXPECT_TRUE(server.logged("request POST /invocations")) << server.child->describe();
+  EXPECT_FALSE(has(server.child->out(), "request GET /ping")) << server.child->describe();
+}
+
+// Kubernetes: /livez 200 all along (a long load is not a dead container), /readyz only while
+// RUNNING, /startupz once it has been RUNNING; here on gate_health_port.
+TEST(Gate, KubernetesPresetProbes) {
+  TempDir dir;
+  GatedServer server(dir, "1.5",
+                     "gate_health=kubernetes\ngate_health_port={health}\nautorestart=false\n",
+                     "--exit-after 1.5");
+  ASSERT_TRUE(server.logged("(kubernetes health)")) << server.child->describe();
+  const auto port = server.health_port;
+  expect_health(port, {{"/livez", 200}, {"/startupz", 503}, {"/readyz", 503}}, "starting");
+  expect_health(port, {{"/readyz", 200}, {"/startupz", 200}, {"/livez", 200}}, "running");
+  expect_health(port, {{"/readyz", 503}, {"/startupz", 200}, {"/livez", 200}}, "exited");
+}
+
+// On SIGTERM the gate stops accepting, and a request in flight finishes (the server finishes
+// it on SIGTERM, as uvicorn does) before podvisor exits.
+TEST(Gate, SigtermLetsTheRequestInFlightFinish) {
+  TempDir dir;
+  GatedServer server(dir, "0", "stopwaitsecs=20\n");
+  ASSERT_TRUE(server.logged("entered RUNNING state")) << server.child->describe();
+  Client slow(server.public_port);
+  slow.send_all("GET /slow?1.5 HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(server.logged("request GET /slow?1.5")) << server.child->describe();
+  server.child->signal(SIGTERM);
+  ASSERT_TRUE(server.logged("gate of model closed")) << server.child->describe();
+  const auto refused = talk(server.public_port, kGet);
+  EXPECT_TRUE(has(refused, "(error: connect")) << refused;
+  const auto answer = slow.read_to_end();
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+  EXPECT_TRUE(answer.ends_with("ready after load\n")) << answer;
+  EXPECT_EQ(server.child->wait_exit(), 0) << server.child->describe();
 }
 
 // check reads the gate keys: addresses as the probes take them, and the two together.
