@@ -465,11 +465,35 @@ gate_upstream=localhost:8001
 )");
   const auto good = run(podvisor({"check", "-c", ok}));
   EXPECT_EQ(good.code, 0) << good.describe();
+  // A preset fills gate= from the environment.
+  const auto preset = write_config(dir, R"([program:model]
+command=sleep 1000
+gate_upstream=127.0.0.1:8001
+gate_health=runpod
+gate_hold_timeout=0
+gate_max_held=100
+)",
+                                   "preset.conf");
+  const auto printed = run(
+      podvisor({"check", "--print", "-c", preset}, {{"PORT", "5000"}, {"PORT_HEALTH", "5001"}}));
+  EXPECT_EQ(printed.code, 0) << printed.describe();
+  EXPECT_TRUE(has(printed.out, "0.0.0.0:5000")) << printed.describe();
+  EXPECT_TRUE(has(printed.out, "5001")) << printed.describe();
   for (const auto& [keys, why] : std::initializer_list<std::pair<std::string, std::string>>{
            {"gate=8000\n", "gate and gate_upstream go together"},
            {"gate=example.com:80\ngate_upstream=127.0.0.1:8001\n", "is not [HOST:]PORT"},
            {"gate=8000\ngate_upstream=127.0.0.1:0\n", "is not [HOST:]PORT"},
-           {"gate=8000\ngate_upstream=0.0.0.0:8001\n", "names no host"}}) {
+           {"gate=8000\ngate_upstream=0.0.0.0:8001\n", "names no host"},
+           {"gate=8000\ngate_upstream=127.0.0.1:8001\ngate_health=k8s\n", "is not a preset"},
+           {"gate=8000\ngate_upstream=127.0.0.1:8001\ngate_health=kubernetes\n"
+            "gate_health_port=70000\n",
+            "gate_health_port: '70000' is not a port"},
+           {"gate=8000\ngate_upstream=127.0.0.1:8001\ngate_hold_timeout=5m\n", "gate_hold_timeout"},
+           {"gate=8000\ngate_upstream=127.0.0.1:8001\ngate_max_held=-1\n", "gate_max_held"},
+           {"gate_upstream=127.0.0.1:8001\ngate_health=kubernetes\n", "go together"},
+           {"gate_max_held=3\n", "need gate and gate_upstream"},
+           {"gate=8000\ngate_upstream=127.0.0.1:8001\ngate_health_port=9000\n",
+            "needs gate_health"}}) {
     const auto bad = write_config(dir, "[program:model]\ncommand=sleep 1000\n" + keys, "bad.conf");
     const auto r = run(podvisor({"check", "-c", bad}));
     EXPECT_EQ(r.code, 2) << keys << r.describe();
