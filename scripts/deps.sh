@@ -15,6 +15,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # openssh-server (sshd, and the ssh client it depends on): tests/e2e/pod_ssh_test.cc logs in
   # for real on loopback (SSH at boot, docs/pods.md).
   packages+=(supervisor tini prometheus clang libclang-rt-14-dev python3-venv openssh-server)
+  # python3-yaml: tests/e2e/gate_test.cc reads examples/kubernetes/deployment.yaml.
+  packages+=(python3-yaml)
 fi
 
 missing=()

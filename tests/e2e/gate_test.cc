@@ -501,5 +501,69 @@ gate_max_held=100
   }
 }
 
+// The examples check, and their presets take the platforms' variables.
+TEST(Gate, ExamplesCheck) {
+  const auto example = [](std::string_view name) {
+    return data_path("../../../examples/" + std::string(name));
+  };
+  struct Case {
+    const char* file;
+    std::map<std::string, std::optional<std::string>> env;
+    std::vector<std::string> printed;
+  };
+  for (const auto& c : std::initializer_list<Case>{
+           {"sagemaker-serve.conf", {}, {"gate = 0.0.0.0:8080", "gate_hold_timeout = 50"}},
+           {"sagemaker-serve.conf", {{"SAGEMAKER_BIND_TO_PORT", "9000"}}, {"0.0.0.0:9000"}},
+           {"runpod-loadbalancer.conf", {}, {"gate = 0.0.0.0:80", "gate_health_port = (the"}},
+           {"runpod-loadbalancer.conf",
+            {{"PORT", "5000"}, {"PORT_HEALTH", "5001"}},
+            {"gate = 0.0.0.0:5000", "gate_health_port = 5001"}},
+           {"kubernetes/podvisor.conf", {}, {"gate_health = kubernetes"}}}) {
+    const auto r = run(podvisor({"check", "--print", "-c", example(c.file)}, c.env));
+    EXPECT_EQ(r.code, 0) << c.file << r.describe();
+    for (const auto& line : c.printed) EXPECT_TRUE(has(r.out, line)) << c.file << r.describe();
+  }
+}
+
+// examples/kubernetes/deployment.yaml parses, its probes point at the paths and the port of
+// podvisor.conf's kubernetes preset, and its grace period covers stopwaitsecs.
+TEST(Gate, KubernetesDeploymentAgreesWithItsConf) {
+  const auto dir = data_path("../../../examples/kubernetes");
+  const auto python = [](std::vector<std::string> argv) {
+    Options o;
+    o.argv = std::move(argv);
+    return run(o);
+  };
+  if (python({"python3", "-c", "import yaml"}).code != 0) {
+    GTEST_SKIP() << "python3-yaml is not installed (scripts/deps.sh --test)";
+  }
+  const auto conf = run(podvisor({"check", "--print", "-c", dir + "/podvisor.conf"}));
+  ASSERT_EQ(conf.code, 0) << conf.describe();
+  std::string port, stopwait;
+  for (const auto& line : lines(conf.out)) {
+    if (line.starts_with("gate_health_port = ")) port = line.substr(19);
+    if (line.starts_with("stopwaitsecs = ")) stopwait = line.substr(15);
+  }
+  ASSERT_FALSE(port.empty()) << conf.out;
+  ASSERT_FALSE(stopwait.empty()) << conf.out;
+  const auto r = python({"python3", "-c", R"(
+import sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+spec = docs[0]["spec"]["template"]["spec"]
+c = spec["containers"][0]
+for probe, path in (("startupProbe", "/startupz"), ("readinessProbe", "/readyz"),
+                    ("livenessProbe", "/livez")):
+    get = c[probe]["httpGet"]
+    assert get["path"] == path, (probe, get)
+    assert str(get["port"]) == sys.argv[2], (probe, get, sys.argv[2])
+grace = spec["terminationGracePeriodSeconds"]
+assert grace > float(sys.argv[3]) + c["lifecycle"]["preStop"]["sleep"]["seconds"], grace
+print("agrees")
+)",
+                         dir + "/deployment.yaml", port, stopwait});
+  EXPECT_EQ(r.code, 0) << r.describe();
+  EXPECT_TRUE(has(r.out, "agrees")) << r.describe();
+}
+
 }  // namespace
 }  // namespace e2e
