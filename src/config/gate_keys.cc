@@ -16,6 +16,15 @@ using namespace std::chrono_literals;
 constexpr std::array<std::string_view, 3> kPresets = {"runpod", "sagemaker", "kubernetes"};
 
 std::string endpoint_text(std::string_view name, std::string_view text) {
+  if (name == "gate_upstream" && text.starts_with("unix:")) {
+    // A unix socket's path must fit sockaddr_un (107 bytes and its NUL).
+    const auto path = text.substr(5);
+    if (!path.starts_with('/') || path.size() > 107) {
+      throw ValueError(
+          fmt::format("gate_upstream: '{}' is not unix:/ABSOLUTE/PATH of at most 107 bytes", text));
+    }
+    return std::string(text);
+  }
   const auto endpoint = os::parse_endpoint(text);
   if (!endpoint) {
     throw ValueError(fmt::format(

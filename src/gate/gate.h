@@ -4,6 +4,7 @@
 // shutdown; answers the health paths of its preset itself.
 #pragma once
 
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,7 +25,8 @@ class Connection;
 
 struct Options {
   boost::asio::ip::tcp::endpoint listen;
-  boost::asio::ip::tcp::endpoint upstream;
+  // TCP, or a unix socket (boost::asio::local::stream_protocol::endpoint converts).
+  boost::asio::generic::stream_protocol::endpoint upstream;
   Health health = Health::kNone;
   // A second listener that answers only the preset's health paths.
   std::optional<boost::asio::ip::tcp::endpoint> health_listen;

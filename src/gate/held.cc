@@ -40,7 +40,7 @@ void Connection::wait_readable() {
   waiting_ = true;
   // Readable means data (past SO_RCVLOWAT), end of file or a reset. Data stays queued in the
   // kernel for the upstream; it is only peeked at.
-  client_.async_wait(tcp::socket::wait_read,
+  client_.async_wait(Socket::wait_read,
                      [self = shared_from_this()](const boost::system::error_code& ec) {
                        self->waiting_ = false;
                        if (ec || !(self->held_ || self->refusing_)) return;
@@ -138,7 +138,7 @@ void Connection::answer(std::string response) {
 
 void Connection::linger() {
   boost::system::error_code ignored;
-  client_.shutdown(tcp::socket::shutdown_send, ignored);
+  client_.shutdown(Socket::shutdown_send, ignored);
   answer_->assign(4096, '\0');
   retry_.expires_after(kLingerTime);
   retry_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {

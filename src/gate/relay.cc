@@ -13,7 +13,7 @@ constexpr auto kLastRetry = std::chrono::milliseconds(1000);
 
 // Both ends at once, with a reset rather than a clean end: a client must not take an
 // upstream that broke for the end of its answer.
-void reset(tcp::socket& s) {
+void reset(Socket& s) {
   boost::system::error_code ignored;
   if (!s.is_open()) return;
   s.set_option(boost::asio::socket_base::linger(true, 0), ignored);
@@ -28,7 +28,7 @@ Connection::Connection(tcp::socket client, std::weak_ptr<Hub> hub)
       retry_(client_.get_executor()),
       hub_(std::move(hub)) {}
 
-void Connection::release(const tcp::endpoint& upstream, std::function<bool()> still_up,
+void Connection::release(const Endpoint& upstream, std::function<bool()> still_up,
                          std::function<void(std::shared_ptr<Connection>)> rehold) {
   held_ = false;
   boost::system::error_code ignored;
@@ -79,7 +79,7 @@ void Connection::start_relay() {
   relaying_ = true;
   boost::system::error_code ignored;
   // Token-sized writes (an SSE stream) must not wait for Nagle and a delayed ACK; failing
-  // to set it costs only latency.
+  // to set it (a unix socket) costs nothing.
   client_.set_option(tcp::no_delay(true), ignored);
   upstream_.set_option(tcp::no_delay(true), ignored);
   for (auto* d : {&to_upstream_, &to_client_}) {
@@ -94,7 +94,7 @@ void Connection::read(Direction& d) {
       [self = shared_from_this(), &d](const boost::system::error_code& ec, size_t n) {
         if (ec == boost::asio::error::eof) {
           boost::system::error_code shutdown_ec;
-          d.to->shutdown(tcp::socket::shutdown_send, shutdown_ec);
+          d.to->shutdown(Socket::shutdown_send, shutdown_ec);
           self->direction_ended(d, !shutdown_ec);
           return;
         }

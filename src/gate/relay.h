@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -19,6 +20,9 @@
 namespace podvisor::gate {
 
 using boost::asio::ip::tcp;
+// The upstream is TCP or a unix socket (vllm --uds); both ends share one socket type.
+using Socket = boost::asio::generic::stream_protocol::socket;
+using Endpoint = boost::asio::generic::stream_protocol::endpoint;
 
 class Connection;
 
@@ -52,7 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void hold(Watch watch);
   // Connects to `upstream` and relays; `still_up` says, after a failed connect, whether to
   // try again (the program is up) or go back to being held (`rehold`).
-  void release(const tcp::endpoint& upstream, std::function<bool()> still_up,
+  void release(const Endpoint& upstream, std::function<bool()> still_up,
                std::function<void(std::shared_ptr<Connection>)> rehold);
   // Ends a held connection: 503 with Retry-After for HTTP (after the first bytes, waited for
   // a little when none came yet), a close otherwise. The connection ends on its own after.
@@ -67,8 +71,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // One direction: reads from `from`, writes all of it to `to`, then reads again, so it never
   // reads more while a write is pending (back-pressure is the kernel's window).
   struct Direction {
-    tcp::socket* from;
-    tcp::socket* to;
+    Socket* from;
+    Socket* to;
     std::unique_ptr<std::array<char, 64 * 1024>> buffer;
     bool done = false;
     size_t index = 0;  // in Stats::bytes
@@ -88,11 +92,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void drop();
   void finish_refusal();
 
-  tcp::socket client_;
-  tcp::socket upstream_;
+  Socket client_;
+  Socket upstream_;
   boost::asio::steady_timer retry_;
   std::weak_ptr<Hub> hub_;
-  tcp::endpoint upstream_endpoint_;
+  Endpoint upstream_endpoint_;
   std::function<bool()> still_up_;
   std::function<void(std::shared_ptr<Connection>)> rehold_;
   std::chrono::milliseconds backoff_{0};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <boost/asio/local/stream_protocol.hpp>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -54,12 +55,17 @@ bool GateTable::open(const config::SupervisorSpec& spec) {
   for (const auto& p : spec.programs) {
     if (p.gate.empty() || p.gate_upstream.empty()) continue;
     const auto listen = os::parse_endpoint(p.gate);
+    const bool unix_socket = p.gate_upstream.starts_with("unix:");
     const auto upstream = os::parse_endpoint(p.gate_upstream);
-    if (!listen || !upstream) continue;  // the loader has refused these already
+    if (!listen || (!upstream && !unix_socket)) continue;  // the loader refused these already
     if (descriptors == 0) descriptors = raise_descriptor_limit(log_);
     gate::Options o;
     o.listen = *listen;
-    o.upstream = *upstream;
+    if (unix_socket) {
+      o.upstream = boost::asio::local::stream_protocol::endpoint(p.gate_upstream.substr(5));
+    } else {
+      o.upstream = *upstream;
+    }
     o.health = gate::parse_health(p.gate_health).value_or(gate::Health::kNone);
     if (p.gate_health_port) o.health_listen.emplace(listen->address(), p.gate_health_port);
     o.hold_timeout = config::gate_hold_timeout(p);

@@ -501,6 +501,31 @@ gate_max_held=100
   }
 }
 
+// gate_upstream=unix:/path (vllm --uds): held during the load, then relayed over the socket.
+TEST(Gate, UnixSocketUpstream) {
+  TempDir dir;
+  const auto public_port = loopback_port();
+  const auto conf = write_config(dir, R"([supervisord]
+nodaemon=true
+logfile=/dev/stderr
+
+[program:model]
+command=python3 @DATA@/gate_server.py --port 0 --delay 1 --uds @DIR@/model.sock
+gate=127.0.0.1:)" + std::to_string(public_port) +
+                                          R"(
+gate_upstream=unix:@DIR@/model.sock
+ready=exec:test -S @DIR@/model.sock
+ready_interval=0.05
+startsecs=0
+)");
+  Child child(podvisor_config(conf));
+  ASSERT_TRUE(child.wait_for([&] { return has(child.err(), "gate of model listening on"); }))
+      << child.describe();
+  EXPECT_TRUE(talk(public_port, kGet).starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_TRUE(child.wait_for([&] { return has(child.err(), "released 1 held connection(s)"); }))
+      << child.describe();
+}
+
 // The examples check, and their presets take the platforms' variables.
 TEST(Gate, ExamplesCheck) {
   const auto example = [](std::string_view name) {

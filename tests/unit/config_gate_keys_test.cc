@@ -32,6 +32,10 @@ TEST(GateKeys, ValuesAndTheirErrors) {
   EXPECT_EQ(p.gate, "0.0.0.0:8000");
   set_gate_key(p, "gate_upstream", "[::1]:8001");
   EXPECT_EQ(p.gate_upstream, "[::1]:8001");
+  set_gate_key(p, "gate_upstream", "unix:/run/vllm.sock");
+  EXPECT_EQ(p.gate_upstream, "unix:/run/vllm.sock");
+  EXPECT_THROW(set_gate_key(p, "gate_upstream", "unix:vllm.sock"), ValueError);
+  EXPECT_THROW(set_gate_key(p, "gate", "unix:/run/public.sock"), ValueError);
   EXPECT_EQ(gate_hold_timeout(p), 300s);
   set_gate_key(p, "gate_hold_timeout", "2.5");
   EXPECT_EQ(gate_hold_timeout(p), 2500ms);

@@ -8,7 +8,7 @@ bytes:
                   the body "ready after load\n" (GET /slow?S: after S seconds), then closes;
                   prints "request METHOD PATH" first
   else            echoes every byte back as it comes, and closes after the client's end of file
---exit-after S: exits 3 S seconds after listening. On SIGTERM it stops listening, lets the
+--uds PATH: listens on that unix socket instead (vllm --uds). --exit-after S: exits 3 S seconds after listening. On SIGTERM it stops listening, lets the
 requests in flight finish, and exits 0, as uvicorn does.
 """
 import argparse
@@ -74,13 +74,18 @@ def main():
     parser.add_argument("--delay", type=float, default=1.5)
     parser.add_argument("--fail", type=int, default=None)
     parser.add_argument("--exit-after", type=float, default=None)
+    parser.add_argument("--uds", default=None)
     args = parser.parse_args()
     time.sleep(args.delay)
     if args.fail is not None:
         sys.exit(args.fail)
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", args.port))
+    if args.uds:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(args.uds)
+    else:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", args.port))
     server.listen(64)
     print(f"listening on {args.port}", flush=True)
     stopping = threading.Event()
