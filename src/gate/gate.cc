@@ -228,7 +228,7 @@ void Gate::stop_accepting() {
 size_t Gate::active() const {
   return std::count_if(state_->relayed.begin(), state_->relayed.end(), [](const auto& w) {
     const auto c = w.lock();
-    return c && c->relaying();
+    return c && c->answering();
   });
 }
 
@@ -251,7 +251,10 @@ void Gate::close() {
   for (auto& c : state_->held) c->abort();
   state_->held.clear();
   for (auto& w : state_->relayed) {
-    if (const auto c = w.lock()) c->abort();
+    const auto c = w.lock();
+    if (!c) continue;
+    // One whose answer has ended only waits for its client's end of file.
+    c->answering() ? c->abort() : c->close();
   }
   state_->relayed.clear();
 }

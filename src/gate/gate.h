@@ -61,7 +61,7 @@ class Gate {
   Released set_program(Program state, bool hold_on_fatal = false);
   // Shutdown: no longer accepts; held connections are refused, relayed ones go on.
   void stop_accepting();
-  // Connections being relayed now.
+  // Connections being relayed now whose answer has not ended.
   size_t active() const;
   // Stops accepting and ends every connection, held or relayed.
   void close();

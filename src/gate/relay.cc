@@ -51,6 +51,14 @@ void Connection::abort() {
   reset(upstream_);
 }
 
+void Connection::close() {
+  held_ = false;
+  retry_.cancel();
+  boost::system::error_code ignored;
+  client_.close(ignored);
+  upstream_.close(ignored);
+}
+
 void Connection::connect() {
   upstream_.async_connect(
       upstream_endpoint_, [self = shared_from_this()](const boost::system::error_code& ec) {

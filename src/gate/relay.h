@@ -64,7 +64,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Ends it at once (podvisor closes the gate).
   void abort();
 
-  bool relaying() const { return relaying_; }
+  // Relaying, and the upstream's answer not at its end yet (what a drain waits for).
+  bool answering() const { return relaying_ && !to_client_.done; }
+  // Ends it without a reset: only for one whose answer has ended (nothing left unread).
+  void close();
   std::chrono::steady_clock::time_point held_since{};
 
  private:
