@@ -336,6 +336,10 @@ TEST(Gate, MaxHeldRefusesTheThirdAtOnce) {
   const std::string labels = "{group=\"model\",program=\"model\"";
   EXPECT_EQ(metric(server, "podvisor_gate_refused_total" + labels + ",reason=\"max_held\"}"), "1");
   EXPECT_EQ(metric(server, "podvisor_gate_held_connections" + labels + "}"), "2");
+  const auto api = get(server.control_port, "/api/v1/programs");
+  EXPECT_TRUE(has(api, R"("gate":{)")) << api;
+  EXPECT_TRUE(has(api, R"("held":2)")) << api;
+  EXPECT_TRUE(has(api, R"("max_held":1)")) << api;
 }
 
 // FATAL: a held HTTP client gets 503, and so does a new one, at once.

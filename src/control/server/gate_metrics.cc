@@ -5,6 +5,19 @@
 #include <functional>
 
 namespace podvisor::control {
+nlohmann::json gate_json(const GateInfo& g) {
+  auto refused = nlohmann::json::object();
+  for (const auto& [reason, n] : g.refused) refused[reason] = n;
+  return {{"held", g.held},
+          {"active", g.active},
+          {"accepted", g.accepted},
+          {"forwarded", g.forwarded},
+          {"refused", refused},
+          {"health_requests", g.health_requests},
+          {"bytes_to_upstream", g.bytes_to_upstream},
+          {"bytes_to_client", g.bytes_to_client}};
+}
+
 std::string render_gate_metrics(const std::vector<GateInfo>& gates,
                                 std::string (*label)(std::string_view)) {
   if (gates.empty()) return {};

@@ -2,6 +2,7 @@
 // fates, the bytes relayed and the time held, labelled {group,program} as the rest.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,5 +14,8 @@ namespace podvisor::control {
 // `label` escapes a label value.
 std::string render_gate_metrics(const std::vector<GateInfo>& gates,
                                 std::string (*label)(std::string_view));
+
+// The gate's counts in /api/v1's description of its program.
+nlohmann::json gate_json(const GateInfo& gate);
 
 }  // namespace podvisor::control

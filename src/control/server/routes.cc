@@ -373,9 +373,13 @@ Response Routes::metrics() const {
 void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
   const auto path = request.path();
   const auto all = backend_.processes();
+  const auto gates = backend_.gates();
   auto describe_all = [&] {
     auto list = nlohmann::json::array();
     for (const auto& p : all) {
+      const auto gate = std::find_if(gates.begin(), gates.end(), [&](const auto& g) {
+        return g.group == p.group && g.name == p.name;
+      });
       list.push_back({{"name", p.name},
                       {"group", p.group},
                       {"state", static_cast<int>(p.state)},
@@ -386,6 +390,7 @@ void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
                       {"exitstatus", p.exitstatus},
                       {"restarts", p.restarts},
                       {"description", describe(p, backend_.wall_now())}});
+      if (gate != gates.end()) list.back()["gate"] = gate_json(*gate);
     }
     return list;
   };
