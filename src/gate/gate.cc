@@ -216,11 +216,15 @@ Gate::Released Gate::set_program(Program program, bool hold_on_fatal) {
   return released;
 }
 
-void Gate::stop_accepting() {
+void Gate::close_listeners() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   health_acceptor_.close(ignored);
   accept_retry_.cancel();
+}
+
+void Gate::stop_accepting() {
+  close_listeners();
   state_->stopping = state_->view.shutting_down = true;
   state_->refuse_held(Refusal::kShutdown);
 }
@@ -243,10 +247,7 @@ Stats Gate::stats() const {
 }
 
 void Gate::close() {
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  health_acceptor_.close(ignored);
-  accept_retry_.cancel();
+  close_listeners();
   state_->hold_timer.cancel();
   for (auto& c : state_->held) c->abort();
   state_->held.clear();

@@ -76,6 +76,7 @@ class Gate {
  private:
   struct State;
   void accept(boost::asio::ip::tcp::acceptor& acceptor, bool health_only);
+  void close_listeners();
 
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor health_acceptor_;

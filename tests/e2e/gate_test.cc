@@ -39,22 +39,24 @@ struct GateSetup {
   std::map<std::string, std::optional<std::string>> env;
 };
 
+GateSetup setup(std::string delay, std::string keys, std::string args, std::string supervisord,
+                bool gate_key, std::map<std::string, std::optional<std::string>> env) {
+  return {std::move(delay),       std::move(keys), std::move(args),
+          std::move(supervisord), gate_key,        std::move(env)};
+}
+
 struct GatedServer {
   explicit GatedServer(const TempDir& dir, std::string_view delay = "1.5",
                        std::string_view keys = "", std::string_view args = "")
-      : GatedServer(dir, GateSetup{.delay = std::string(delay),
-                                   .keys = std::string(keys),
-                                   .args = std::string(args),
-                                   .supervisord = "",
-                                   .gate_key = true,
-                                   .env = {}}) {}
-  GatedServer(const TempDir& dir, const GateSetup& setup)
+      : GatedServer(
+            dir, setup(std::string(delay), std::string(keys), std::string(args), "", true, {})) {}
+  GatedServer(const TempDir& dir, const GateSetup& given)
       : public_port(loopback_port()),
         private_port(loopback_port()),
         health_port(loopback_port()),
         control_port(loopback_port()) {
     const auto conf = write_config(
-        dir, fmt("[supervisord]\nnodaemon=true\nlogfile=/dev/stderr\n" + setup.supervisord +
+        dir, fmt("[supervisord]\nnodaemon=true\nlogfile=/dev/stderr\n" + given.supervisord +
                      R"(
 [inet_http_server]
 port=127.0.0.1:{control}
@@ -67,12 +69,12 @@ ready_interval=0.05
 startsecs=0
 stdout_logfile=/dev/stdout
 stdout_logfile_maxbytes=0
-)" + (setup.gate_key ? "gate=127.0.0.1:{public}\n" : "") +
-                     setup.keys,
-                 setup.delay, setup.args));
-    auto env = setup.env;  // its values may name the ports too
+)" + (given.gate_key ? "gate=127.0.0.1:{public}\n" : "") +
+                     given.keys,
+                 given.delay, given.args));
+    auto env = given.env;  // its values may name the ports too
     for (auto& [name, value] : env) {
-      if (value) value = fmt(*value, setup.delay);
+      if (value) value = fmt(*value, given.delay);
     }
     child = std::make_unique<Child>(podvisor_config(conf, env));
   }
@@ -342,6 +344,39 @@ TEST(Gate, MaxHeldRefusesTheThirdAtOnce) {
   EXPECT_TRUE(has(api, R"("max_held":1)")) << api;
 }
 
+// A held client that leaves frees its place, even after sending bytes: an HTTP client's end
+// of file, or a reset. gate_max_held=1 shows it: the next client is held, not refused.
+TEST(Gate, HeldClientThatLeavesFreesItsPlace) {
+  TempDir dir;
+  GatedServer server(dir, "60", "gate_max_held=1\n");
+  ASSERT_TRUE(server.logged("gate of model listening on")) << server.child->describe();
+  const std::string labels = "{group=\"model\",program=\"model\"";
+  const auto left = [&](const char* count) {
+    return server.child->wait_for(
+        [&] { return metric(server, "podvisor_gate_held_seconds_count" + labels + "}") == count; },
+        kTimeout, std::chrono::milliseconds(20));
+  };
+  {
+    Client http(server.public_port);
+    http.send_all(kGet);
+    http.close_write();  // and then closed by the destructor
+  }
+  EXPECT_TRUE(left("1")) << server.child->describe();
+  {
+    Client raw(server.public_port);
+    raw.send_all("some bytes, then a reset");
+    const linger reset{.l_onoff = 1, .l_linger = 0};
+    ASSERT_EQ(::setsockopt(raw.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+  }
+  EXPECT_TRUE(left("2")) << server.child->describe();
+  Client next(server.public_port);
+  next.send_all(kGet);
+  EXPECT_TRUE(server.child->wait_for(
+      [&] { return metric(server, "podvisor_gate_held_connections" + labels + "}") == "1"; },
+      kTimeout, std::chrono::milliseconds(20)));
+  EXPECT_EQ(metric(server, "podvisor_gate_refused_total" + labels + ",reason=\"max_held\"}"), "0");
+}
+
 // FATAL: a held HTTP client gets 503, and so does a new one, at once.
 TEST(Gate, FatalAnswers503) {
   TempDir dir;
@@ -362,12 +397,8 @@ TEST(Gate, FatalAnswers503) {
 // bring it back) instead of being refused.
 TEST(Gate, HoldOnFatalKeepsHolding) {
   TempDir dir;
-  GatedServer server(dir, GateSetup{.delay = "0.5",
-                                    .keys = "startretries=0\n",
-                                    .args = "--fail 3",
-                                    .supervisord = "hold_on_fatal=true\n",
-                                    .gate_key = true,
-                                    .env = {}});
+  GatedServer server(
+      dir, setup("0.5", "startretries=0\n", "--fail 3", "hold_on_fatal=true\n", true, {}));
   ASSERT_TRUE(server.logged("gate of model listening on")) << server.child->describe();
   Client held(server.public_port);
   held.send_all(kGet);
@@ -390,12 +421,9 @@ void expect_health(uint16_t port, std::initializer_list<std::pair<std::string, i
 // RunPod: the gate on $PORT, /ping on $PORT_HEALTH: 204 starting, 200 RUNNING, 503 exited.
 TEST(Gate, RunpodPresetPingFollowsTheProgram) {
   TempDir dir;
-  GatedServer server(dir, GateSetup{.delay = "1.5",
-                                    .keys = "gate_health=runpod\nautorestart=false\n",
-                                    .args = "--exit-after 1.5",
-                                    .supervisord = "",
-                                    .gate_key = false,
-                                    .env = {{"PORT", "{public}"}, {"PORT_HEALTH", "{health}"}}});
+  GatedServer server(
+      dir, setup("1.5", "gate_health=runpod\nautorestart=false\n", "--exit-after 1.5", "", false,
+                 {{"PORT", "{public}"}, {"PORT_HEALTH", "{health}"}}));
   ASSERT_TRUE(server.logged("(runpod health)")) << server.child->describe();
   expect_health(server.health_port, {{"/ping", 204}}, "starting");
   expect_health(server.health_port, {{"/ping", 200}}, "running");
@@ -408,12 +436,9 @@ TEST(Gate, RunpodPresetPingFollowsTheProgram) {
 // to /invocations made while loading is held and answered by the program.
 TEST(Gate, SagemakerPresetPingAndHeldInvocations) {
   TempDir dir;
-  GatedServer server(dir, GateSetup{.delay = "1.5",
-                                    .keys = "gate_health=sagemaker\nautorestart=false\n",
-                                    .args = "--exit-after 1.5",
-                                    .supervisord = "",
-                                    .gate_key = false,
-                                    .env = {{"SAGEMAKER_BIND_TO_PORT", "{public}"}}});
+  GatedServer server(
+      dir, setup("1.5", "gate_health=sagemaker\nautorestart=false\n", "--exit-after 1.5", "", false,
+                 {{"SAGEMAKER_BIND_TO_PORT", "{public}"}}));
   ASSERT_TRUE(server.logged("(sagemaker health)")) << server.child->describe();
   EXPECT_EQ(status_of(get(server.public_port, "/ping")), 503);
   Client invocation(server.public_port);
