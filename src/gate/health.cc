@@ -2,28 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 namespace podvisor::gate {
 
+namespace {
+
+// By Health's value.
+constexpr std::array<std::string_view, 4> kPresetNames = {"none", "runpod", "sagemaker",
+                                                          "kubernetes"};
+
+}  // namespace
+
 std::optional<Health> parse_health(std::string_view name) {
-  for (const auto h : {Health::kNone, Health::kRunpod, Health::kSagemaker, Health::kKubernetes}) {
-    if (name == to_string(h)) return h;
+  for (size_t i = 0; i < kPresetNames.size(); ++i) {
+    if (name == kPresetNames[i]) return static_cast<Health>(i);
   }
   return std::nullopt;
 }
 
-std::string_view to_string(Health preset) {
-  switch (preset) {
-    case Health::kRunpod:
-      return "runpod";
-    case Health::kSagemaker:
-      return "sagemaker";
-    case Health::kKubernetes:
-      return "kubernetes";
-    case Health::kNone:
-      break;
-  }
-  return "none";
-}
+std::string_view to_string(Health preset) { return kPresetNames[static_cast<size_t>(preset)]; }
 
 std::optional<int> health_status(Health preset, std::string_view method, std::string_view path,
                                  const ProgramView& p) {
