@@ -555,6 +555,33 @@ startsecs=0
       << child.describe();
 }
 
+// With a gate podvisor raises its soft descriptor limit to the hard one (a held connection
+// takes a descriptor, a relayed one two).
+TEST(Gate, RaisesTheDescriptorLimit) {
+  TempDir dir;
+  const auto conf = write_config(dir, R"([supervisord]
+nodaemon=true
+logfile=/dev/stderr
+
+[program:model]
+command=sleep 1000
+gate=127.0.0.1:)" + std::to_string(loopback_port()) +
+                                          R"(
+gate_upstream=127.0.0.1:)" + std::to_string(loopback_port()) +
+                                          "\n");
+  Options o;
+  o.argv = {"prlimit", "--nofile=512:4096", podvisor_binary(), "-n", "-c", conf};
+  Child child(o);
+  ASSERT_TRUE(child.wait_for([&] { return has(child.err(), "gate of model listening on"); }))
+      << child.describe();
+  const auto limits = read_file("/proc/" + std::to_string(child.pid()) + "/limits");
+  std::string open_files;
+  for (const auto& line : lines(limits)) {
+    if (line.starts_with("Max open files")) open_files = line;
+  }
+  EXPECT_TRUE(has(open_files, " 4096                 4096 ")) << limits;
+}
+
 // The examples check, and their presets take the platforms' variables.
 TEST(Gate, ExamplesCheck) {
   const auto example = [](std::string_view name) {
