@@ -484,6 +484,29 @@ TEST(Gate, SigtermLetsTheRequestInFlightFinish) {
   EXPECT_EQ(server.child->wait_exit(), 0) << server.child->describe();
 }
 
+// At shutdown a held HTTP client gets its 503 (the program will not be ready), and podvisor
+// exits without waiting for it.
+TEST(Gate, SigtermRefusesTheHeld) {
+  TempDir dir;
+  GatedServer server(dir, "60");
+  ASSERT_TRUE(server.logged("gate of model listening on")) << server.child->describe();
+  Client held(server.public_port);
+  held.send_all(kGet);
+  // Accepted and held before the signal (else the closed listener would reset it).
+  ASSERT_TRUE(server.child->wait_for(
+      [&] {
+        return metric(server,
+                      "podvisor_gate_held_connections{group=\"model\",program=\"model\"}") == "1";
+      },
+      kTimeout, std::chrono::milliseconds(20)));
+  server.child->signal(SIGTERM);
+  const auto answer = held.read_to_end();
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
+  EXPECT_TRUE(server.logged("gate of model closed: 1 held connection(s) refused"))
+      << server.child->describe();
+  EXPECT_TRUE(server.child->wait_exit().has_value()) << server.child->describe();
+}
+
 // check reads the gate keys: addresses as the probes take them, and the two together.
 TEST(Gate, CheckValidatesTheGateKeys) {
   TempDir dir;
