@@ -43,7 +43,12 @@ void Connection::wait_readable() {
   client_.async_wait(Socket::wait_read,
                      [self = shared_from_this()](const boost::system::error_code& ec) {
                        self->waiting_ = false;
-                       if (ec || !(self->held_ || self->refusing_)) return;
+                       const bool watched = self->held_ || self->refusing_;
+                       // Cancelled by a release, then held again before this ran: wait anew.
+                       if (ec == boost::asio::error::operation_aborted && watched) {
+                         return self->wait_readable();
+                       }
+                       if (ec || !watched) return;
                        self->readable();
                      });
 }
