@@ -19,7 +19,9 @@ struct Gate::State : Hub, std::enable_shared_from_this<State> {
   bool stopping = false;
   ProgramView view;
   std::list<std::shared_ptr<Connection>> held;
-  std::vector<std::weak_ptr<Connection>> relayed;
+  // Relayed and refused ones, for the drain at shutdown and the active gauge.
+  std::vector<std::weak_ptr<Connection>> tracked;
+  size_t prune_at = 64;
   Clock::time_point first_held;  // of those held now
   boost::asio::steady_timer hold_timer;
   Stats counts;
@@ -62,8 +64,19 @@ struct Gate::State : Hub, std::enable_shared_from_this<State> {
     if (held.size() == 1) arm();
   }
 
+  // Ended ones are dropped when the list has doubled, not on each call: releasing
+  // thousands of held connections stays linear.
+  void track(const std::shared_ptr<Connection>& c) {
+    if (tracked.size() >= prune_at) {
+      std::erase_if(tracked, [](const auto& w) { return w.expired(); });
+      prune_at = std::max<size_t>(64, 2 * tracked.size());
+    }
+    tracked.push_back(c);
+  }
+
   void refuse(const std::shared_ptr<Connection>& c, Refusal why) {
     ++counts.refused[static_cast<size_t>(why)];
+    track(c);
     c->refuse(options.retry_after);
   }
 
@@ -99,8 +112,7 @@ struct Gate::State : Hub, std::enable_shared_from_this<State> {
   }
 
   void release(std::shared_ptr<Connection> c) {
-    std::erase_if(relayed, [](const auto& w) { return w.expired(); });
-    relayed.push_back(c);
+    track(c);
     std::weak_ptr<State> weak = weak_from_this();
     c->release(
         options.upstream,
@@ -230,9 +242,16 @@ void Gate::stop_accepting() {
 }
 
 size_t Gate::active() const {
-  return std::count_if(state_->relayed.begin(), state_->relayed.end(), [](const auto& w) {
+  return std::count_if(state_->tracked.begin(), state_->tracked.end(), [](const auto& w) {
     const auto c = w.lock();
     return c && c->answering();
+  });
+}
+
+size_t Gate::busy() const {
+  return std::count_if(state_->tracked.begin(), state_->tracked.end(), [](const auto& w) {
+    const auto c = w.lock();
+    return c && (c->answering() || c->refusing());
   });
 }
 
@@ -251,13 +270,13 @@ void Gate::close() {
   state_->hold_timer.cancel();
   for (auto& c : state_->held) c->abort();
   state_->held.clear();
-  for (auto& w : state_->relayed) {
+  for (auto& w : state_->tracked) {
     const auto c = w.lock();
     if (!c) continue;
     // One whose answer has ended only waits for its client's end of file.
     c->answering() ? c->abort() : c->close();
   }
-  state_->relayed.clear();
+  state_->tracked.clear();
 }
 
 }  // namespace podvisor::gate

@@ -63,6 +63,8 @@ class Gate {
   void stop_accepting();
   // Connections being relayed now whose answer has not ended.
   size_t active() const;
+  // Those, and refused ones whose 503 is still being written or lingered on.
+  size_t busy() const;
   // Stops accepting and ends every connection, held or relayed.
   void close();
 

@@ -66,6 +66,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Relaying, and the upstream's answer not at its end yet (what a drain waits for).
   bool answering() const { return relaying_ && !to_client_.done; }
+  // Refused, its answer still going out (or waiting for its first bytes, or lingering).
+  bool refusing() const { return !relaying_ && !held_ && client_.is_open(); }
   // Ends it without a reset: only for one whose answer has ended (nothing left unread).
   void close();
   std::chrono::steady_clock::time_point held_since{};

@@ -112,11 +112,12 @@ void GateTable::stop_accepting() {
 }
 
 void GateTable::drain() {
+  stop_accepting();  // when no program was running to announce the shutdown
   if (!stopping_since_) return;
   for (const auto& [name, e] : gates_) {
     const auto deadline = *stopping_since_ + e.stopwait;
     io_.restart();
-    while (e.gate->active() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (e.gate->busy() > 0 && std::chrono::steady_clock::now() < deadline) {
       io_.run_one_until(deadline);
     }
     if (e.gate->active() > 0) {

@@ -26,8 +26,8 @@ class GateTable {
   void state_changed(const core::Process& p);
   // Shutdown began: no more accepting, held connections refused. Once only.
   void stop_accepting();
-  // After the loop: runs it until the relayed connections end, at most each program's
-  // stopwaitsecs since stop_accepting().
+  // After the loop: runs it until the relayed connections end and the refused ones have
+  // their 503, at most each program's stopwaitsecs since stop_accepting().
   void drain();
   void close();
   // For /metrics and /api/v1.

@@ -406,6 +406,11 @@ TEST(Gate, HoldOnFatalKeepsHolding) {
   const std::string labels = "{group=\"model\",program=\"model\"";
   EXPECT_EQ(metric(server, "podvisor_gate_held_connections" + labels + "}"), "1");
   EXPECT_EQ(metric(server, "podvisor_gate_refused_total" + labels + ",reason=\"fatal\"}"), "0");
+  // A shutdown with no program running still answers it.
+  server.child->signal(SIGTERM);
+  const auto answer = held.read_to_end();
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 ")) << answer;
+  EXPECT_TRUE(server.child->wait_exit().has_value()) << server.child->describe();
 }
 
 // Waits for each path of `answers` to give its status, in order.
