@@ -1,10 +1,9 @@
 // The [program] gate* keys: accepted values, the presets' defaults from the environment, and
 // the errors `check` reports.
-#include "config/gate_keys.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "config/gate_keys.h"
 #include "config/values.h"
 
 namespace podvisor::config {

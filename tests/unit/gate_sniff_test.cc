@@ -47,12 +47,12 @@ TEST(GateHealth, PresetsInEachState) {
     const char* path;
     int starting, running, exited, fatal, closing;
   };
-  for (const auto& r : std::initializer_list<Row>{
-           {Health::kRunpod, "/ping", 204, 200, 503, 503, 503},
-           {Health::kSagemaker, "/ping", 503, 200, 503, 503, 503},
-           {Health::kKubernetes, "/livez", 200, 200, 200, 503, 200},
-           {Health::kKubernetes, "/readyz", 503, 200, 503, 503, 503},
-           {Health::kKubernetes, "/startupz", 503, 200, 200, 503, 200}}) {
+  for (const auto& r :
+       std::initializer_list<Row>{{Health::kRunpod, "/ping", 204, 200, 503, 503, 503},
+                                  {Health::kSagemaker, "/ping", 503, 200, 503, 503, 503},
+                                  {Health::kKubernetes, "/livez", 200, 200, 200, 503, 200},
+                                  {Health::kKubernetes, "/readyz", 503, 200, 503, 503, 503},
+                                  {Health::kKubernetes, "/startupz", 503, 200, 200, 503, 200}}) {
     const auto at = [&](const ProgramView& v) { return health_status(r.preset, "GET", r.path, v); };
     EXPECT_EQ(at(starting), r.starting) << r.path;
     EXPECT_EQ(at(running), r.running) << r.path;
