@@ -1,10 +1,10 @@
 #include "gate/relay.h"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <string_view>
@@ -51,7 +51,7 @@ void give_back(std::unique_ptr<char[]> b) {
 
 // Both ends at once, with a reset rather than a clean end: a client must not take an
 // upstream that broke for the end of its answer.
-void reset(tcp::socket& s) {
+void reset(Socket& s) {
   boost::system::error_code ignored;
   if (!s.is_open()) return;
   s.set_option(boost::asio::socket_base::linger(true, 0), ignored);
@@ -60,41 +60,20 @@ void reset(tcp::socket& s) {
 
 }  // namespace
 
-Connection::Connection(tcp::socket client, std::function<void(Connection*)> on_closed_while_held)
+Connection::Connection(tcp::socket client, std::weak_ptr<Hub> hub)
     : client_(std::move(client)),
       upstream_(client_.get_executor()),
       retry_(client_.get_executor()),
-      on_closed_while_held_(std::move(on_closed_while_held)) {}
+      hub_(std::move(hub)) {}
 
-void Connection::hold() {
-  held_ = true;
-  // Readable means data, end of file or a reset. Data stays queued in the kernel for the
-  // upstream; only a client that is gone is dropped.
-  client_.async_wait(
-      tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec || !self->held_) return;
-        pollfd p{.fd = self->client_.native_handle(), .events = POLLIN | POLLRDHUP, .revents = 0};
-        if (::poll(&p, 1, 0) < 0) return;
-        char byte = 0;
-        const bool has_data = ::recv(p.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-        const bool gone =
-            (p.revents & (POLLERR | POLLHUP)) != 0 || ((p.revents & POLLRDHUP) != 0 && !has_data);
-        if (gone) {
-          self->held_ = false;
-          boost::system::error_code ignored;
-          self->client_.close(ignored);
-          self->on_closed_while_held_(self.get());
-        }
-        // Else the client sent its request (and perhaps half-closed): kept as it is, unwatched,
-        // since its queued bytes would make every further wait return at once.
-      });
-}
-
-void Connection::release(const tcp::endpoint& upstream, std::function<bool()> still_up,
+void Connection::release(const Endpoint& upstream, std::function<bool()> still_up,
                          std::function<void(std::shared_ptr<Connection>)> rehold) {
   held_ = false;
   boost::system::error_code ignored;
   client_.cancel(ignored);  // the hold's wait
+  // The hold may have raised it; relayed reads take whatever is there.
+  const int one = 1;
+  (void)::setsockopt(client_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
   upstream_endpoint_ = upstream;
   still_up_ = std::move(still_up);
   rehold_ = std::move(rehold);
@@ -104,9 +83,18 @@ void Connection::release(const tcp::endpoint& upstream, std::function<bool()> st
 
 void Connection::abort() {
   held_ = false;
+  refusing_.reset();
   retry_.cancel();
   reset(client_);
   reset(upstream_);
+}
+
+void Connection::close() {
+  held_ = false;
+  retry_.cancel();
+  boost::system::error_code ignored;
+  client_.close(ignored);
+  upstream_.close(ignored);
 }
 
 void Connection::connect() {
@@ -114,6 +102,7 @@ void Connection::connect() {
       upstream_endpoint_, [self = shared_from_this()](const boost::system::error_code& ec) {
         if (!self->client_.is_open()) return;  // aborted meanwhile
         if (!ec) {
+          if (const auto hub = self->hub_.lock()) ++hub->stats().forwarded;
           self->start_relay();
           return;
         }
@@ -136,7 +125,7 @@ void Connection::start_relay() {
   relaying_ = true;
   boost::system::error_code ignored;
   // Token-sized writes (an SSE stream) must not wait for Nagle and a delayed ACK; failing
-  // to set it costs only latency.
+  // to set it (a unix socket) costs nothing.
   client_.set_option(tcp::no_delay(true), ignored);
   upstream_.set_option(tcp::no_delay(true), ignored);
   boost::system::error_code ec;
@@ -165,7 +154,7 @@ bool Connection::pump_copy(Direction& d) {
     const auto n = ::send(d.to->native_handle(), d.buffer.get() + d.begin, d.end - d.begin,
                           MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      wait(d, d.to, tcp::socket::wait_write);
+      wait(d, d.to, Socket::wait_write);
       return false;
     }
     if (n < 0) {
@@ -174,6 +163,7 @@ bool Connection::pump_copy(Direction& d) {
     }
     d.begin += static_cast<size_t>(n);
     d.moved += static_cast<size_t>(n);
+    count(d, static_cast<size_t>(n));
     if (d.begin < d.end) return true;
     const bool drained = d.end < kBufferSize;
     d.begin = d.end = 0;
@@ -183,7 +173,7 @@ bool Connection::pump_copy(Direction& d) {
       // wait's re-arm reports bytes or an end of file that came meanwhile at once.
       d.moved = 0;
       give_back(std::move(d.buffer));
-      wait(d, d.from, tcp::socket::wait_read);
+      wait(d, d.from, Socket::wait_read);
       return false;
     }
     if (d.moved >= kSpliceAfter && splice_enabled()) {
@@ -209,7 +199,7 @@ bool Connection::pump_copy(Direction& d) {
     // Idle: the buffer goes back until the next bytes arrive.
     d.moved = 0;
     give_back(std::move(d.buffer));
-    wait(d, d.from, tcp::socket::wait_read);
+    wait(d, d.from, Socket::wait_read);
     return false;
   }
   direction_ended(d, false);
@@ -222,6 +212,7 @@ bool Connection::pump_splice(Direction& d) {
       draining ? d.pipe->drain(d.to->native_handle()) : d.pipe->fill(d.from->native_handle());
   switch (step) {
     case SplicePipe::Step::kMoved:
+      if (!draining) count(d, d.pipe->queued());
       return true;
     case SplicePipe::Step::kWouldBlock:
       if (!draining) {
@@ -230,8 +221,7 @@ bool Connection::pump_splice(Direction& d) {
         d.pipe.reset();
         d.moved = 0;
       }
-      wait(d, draining ? d.to : d.from,
-           draining ? tcp::socket::wait_write : tcp::socket::wait_read);
+      wait(d, draining ? d.to : d.from, draining ? Socket::wait_write : Socket::wait_read);
       return false;
     case SplicePipe::Step::kEnd:
       end_of_file(d);
@@ -243,7 +233,7 @@ bool Connection::pump_splice(Direction& d) {
   return false;
 }
 
-void Connection::wait(Direction& d, tcp::socket* on, tcp::socket::wait_type what) {
+void Connection::wait(Direction& d, Socket* on, Socket::wait_type what) {
   on->async_wait(what, [self = shared_from_this(), &d](const boost::system::error_code& ec) {
     if (d.done || ec == boost::asio::error::operation_aborted) return;
     if (ec) {
@@ -257,8 +247,12 @@ void Connection::wait(Direction& d, tcp::socket* on, tcp::socket::wait_type what
 // Everything read was written (a direction reads only then): pass the end of file on.
 void Connection::end_of_file(Direction& d) {
   boost::system::error_code shutdown_ec;
-  d.to->shutdown(tcp::socket::shutdown_send, shutdown_ec);
+  d.to->shutdown(Socket::shutdown_send, shutdown_ec);
   direction_ended(d, !shutdown_ec);
+}
+
+void Connection::count(const Direction& d, size_t n) {
+  if (const auto hub = hub_.lock()) hub->stats().bytes[d.index] += n;
 }
 
 void Connection::direction_ended(Direction& d, bool clean) {

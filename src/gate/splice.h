@@ -31,6 +31,7 @@ class SplicePipe {
   // From the pipe to the socket `to`, as much as it takes now.
   Step drain(int to);
   bool empty() const { return queued_ == 0; }
+  size_t queued() const { return queued_; }
   int error() const { return error_; }
 
  private:

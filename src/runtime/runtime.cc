@@ -51,6 +51,7 @@ class Runtime {
     driver_.route_exits_to(supervisor_);
     supervisor_.set_hold_listener([this](const core::Supervisor::Hold* h) { hold_.changed(h); });
     backend_.set_hold_source([this] { return hold_.info(); });
+    backend_.set_gate_source([this] { return gates_.info(); });
     programs_.set_event_hooks(
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
@@ -62,7 +63,11 @@ class Runtime {
     supervisor_.set_event_listener([this](const core::Process& p, core::State from) {
       // Every way to shut down (a signal, `ctl shutdown`, exit_on_fatal) first stops a
       // program: SUPERVISOR_STATE_CHANGE_STOPPING goes out once, before that change.
-      if (supervisor_.shutting_down()) listeners_.stopping();
+      // The gates stop accepting then too (held connections get their 503).
+      if (supervisor_.shutting_down()) {
+        listeners_.stopping();
+        gates_.stop_accepting();
+      }
       listeners_.state_changed(p, from);
       gates_.state_changed(p);
     });
@@ -131,6 +136,7 @@ class Runtime {
       if (guarded("in the event loop", [this] { loop_.run(); })) break;
     }
     for (auto& server : servers_) server->close();
+    gates_.drain();  // relayed answers finish, up to stopwaitsecs
     gates_.close();
     if (!guarded("ending leftover processes", [this] {
           end_leftovers(
