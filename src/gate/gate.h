@@ -48,7 +48,7 @@ class Gate {
   Gate(const Gate&) = delete;
   Gate& operator=(const Gate&) = delete;
 
-  // Binds and listens (and the health port); throws std::system_error (the address is taken).
+  // Binds and listens (and the health port); throws boost::system::system_error (the address is taken).
   void open();
   // Up: held connections go to the upstream, new ones straight through. Down: new ones are
   // held; those already relayed go on until an end closes them.

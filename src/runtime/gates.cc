@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/system/system_error.hpp>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -76,7 +77,7 @@ bool GateTable::open(const config::SupervisorSpec& spec) {
     auto g = std::make_unique<gate::Gate>(io_, o);
     try {
       g->open();
-    } catch (const std::system_error& e) {
+    } catch (const boost::system::system_error& e) {
       log_.log(LogLevel::kCritical,
                fmt::format("cannot open the gate of {} on {}: {}", p.name, p.gate, e.what()));
       return false;

@@ -514,6 +514,30 @@ TEST(Gate, SigtermRefusesTheHeld) {
 }
 
 // check reads the gate keys: addresses as the probes take them, and the two together.
+// A gate whose port is taken: podvisor says so and exits 2 before starting anything, as for
+// a control server's port (it aborted with an uncaught exception before).
+TEST(Gate, PortTakenExitsTwoAndStartsNothing) {
+  TempDir dir;
+  const int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(taken, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(taken, 1), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const auto conf = write_config(dir, "[program:model]\ncommand=touch " + (dir / "started") +
+                                          "\ngate=127.0.0.1:" + std::to_string(ntohs(a.sin_port)) +
+                                          "\ngate_upstream=127.0.0.1:9\n");
+  const auto r = run(podvisor({"-c", conf}));
+  ::close(taken);
+  EXPECT_EQ(r.code, 2) << r.describe();
+  EXPECT_TRUE(has(r.err, "cannot open the gate of model on 127.0.0.1:")) << r.describe();
+  EXPECT_TRUE(has(r.err, "Address already in use")) << r.describe();
+  EXPECT_NE(::access((dir / "started").c_str(), F_OK), 0);
+}
+
 TEST(Gate, CheckValidatesTheGateKeys) {
   TempDir dir;
   const auto ok = write_config(dir, R"([program:model]
