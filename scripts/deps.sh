@@ -13,8 +13,11 @@ if [[ "${1:-}" == "--test" ]]; then
   # Peers to test against, promtool (in prometheus) for /metrics, clang for the fuzzers.
   # python3-venv: tests/python builds a venv to install a wheel into (standard-supervisor).
   # openssh-server (sshd, and the ssh client it depends on): tests/e2e/pod_ssh_test.cc logs in
-  # for real on loopback (SSH at boot, docs/pods.md).
-  packages+=(supervisor tini prometheus clang libclang-rt-14-dev python3-venv openssh-server)
+  # for real on loopback (SSH at boot, docs/pods.md). python3-websockets: a WebSocket echo
+  # relayed by the request gate (tests/e2e/gate_stream_test.cc). python3-yaml:
+  # tests/e2e/gate_test.cc reads examples/kubernetes/deployment.yaml.
+  packages+=(supervisor tini prometheus clang libclang-rt-14-dev python3-venv openssh-server
+             python3-websockets python3-yaml)
 fi
 
 missing=()

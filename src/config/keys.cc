@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "config/command.h"
+#include "config/gate_keys.h"
 #include "config/key_value.h"
 #include "config/ssh_keys.h"
 #include "os/address.h"
@@ -575,9 +576,9 @@ constexpr auto kOtherRows = std::to_array<Key>({
     {.section = "rpcinterface", .name = "supervisor.rpcinterface_factory", .stage = Stage::kNone},
 });
 
-constexpr auto kTable =
-    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, ssh_rows(),
-           kServerRows, auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
+constexpr auto kTable = concat(
+    kProgramHead, kStdoutRows, kStderrRows, kProgramTail, gate_rows(), kSupervisordRows, ssh_rows(),
+    kServerRows, auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
 
 std::span<const Key> table() { return kTable; }
 

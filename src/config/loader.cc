@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/env.h"
+#include "config/gate_keys.h"
 #include "config/interpolate.h"
 #include "config/key_value.h"
 #include "config/keys.h"
@@ -383,6 +384,13 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       throw r.fail("killasgroup", "cannot set stopasgroup=true and killasgroup=false");
     }
     if (listener) read_listener(r, base);
+    try {
+      finish_gate_keys(base);
+    } catch (const ValueError& e) {
+      const auto key = std::find_if(kGateKeyNames.begin(), kGateKeyNames.end(),
+                                    [&](auto k) { return r.has(std::string(k)); });
+      throw r.fail(std::string(key == kGateKeyNames.end() ? "gate" : *key), e.what());
+    }
     if (r.has("depends_on")) dependency_lines[program] = r.where("depends_on");
     const auto numprocs = r.get("numprocs", 1L, parse_numprocs);
     const auto numprocs_start = r.get("numprocs_start", 0L, parse_numprocs_start);
@@ -391,6 +399,8 @@ void read_programs(const IniDocument& doc, const Expansions& environ_names,
       throw r.fail(r.has("process_name") ? "process_name" : "numprocs",
                    "%(process_num) must be present within process_name when numprocs > 1");
     }
+    if (numprocs > 1 && !base.gate.empty())
+      throw r.fail("gate", "a gate serves one process (numprocs=1)");
     if (!r.has("command")) {
       throw ConfigError(section.where,
                         fmt::format("program section {} does not specify a command", section.name));

@@ -118,6 +118,22 @@ struct ProgramSpec {
   bool oneshot = false;
   // Set for an [eventlistener:x] process: its stdin and stdout speak the event protocol.
   std::optional<ListenerSpec> listener;
+  // The request gate (docs/gate.md): the public "[host:]port" podvisor listens on for this
+  // program, and the private one it forwards to; both empty when there is no gate.
+  std::string gate;
+  std::string gate_upstream;
+  // Its limits: how long a connection may be held (unset: 300 s, sagemaker 50 s; 0: no limit)
+  // and how many at once (0: podvisor's default, from the descriptor limit).
+  std::optional<std::chrono::milliseconds> gate_hold_timeout;
+  long gate_max_held = 0;
+  // The health preset ("runpod", "sagemaker", "kubernetes"; "" for none) and its own port
+  // (0: health paths on the gate's port).
+  std::string gate_health;
+  uint16_t gate_health_port = 0;
+  // A held client that sends its request and then ends its side (FIN) has given up: drop it
+  // rather than forward a request nobody waits for (HAProxy's abortonclose). Off by default,
+  // since a client that half-closes after its request looks the same and wants the answer.
+  bool gate_abort_on_close = false;
 
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;

@@ -41,6 +41,12 @@ class ControlBackend final : public control::Backend {
   void set_hold_source(std::function<std::optional<control::HoldInfo>()> source) {
     hold_ = std::move(source);
   }
+  std::vector<control::GateInfo> gates() const override {
+    return gates_ ? gates_() : std::vector<control::GateInfo>{};
+  }
+  void set_gate_source(std::function<std::vector<control::GateInfo>()> source) {
+    gates_ = std::move(source);
+  }
 
   std::vector<control::ProcessInfo> processes() const override;
   void start(const std::string& group, const std::string& name, bool wait, Done done) override;
@@ -85,6 +91,7 @@ class ControlBackend final : public control::Backend {
   std::optional<config::SupervisorSpec> pending_;  // read by reread, not applied yet
   bool restart_requested_ = false;
   std::function<std::optional<control::HoldInfo>()> hold_;
+  std::function<std::vector<control::GateInfo>()> gates_;
 };
 
 }  // namespace podvisor::runtime

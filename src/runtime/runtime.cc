@@ -20,6 +20,7 @@
 #include "runtime/control_backend.h"
 #include "runtime/driver.h"
 #include "runtime/event_listeners.h"
+#include "runtime/gates.h"
 #include "runtime/hold.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
@@ -50,6 +51,7 @@ class Runtime {
     driver_.route_exits_to(supervisor_);
     supervisor_.set_hold_listener([this](const core::Supervisor::Hold* h) { hold_.changed(h); });
     backend_.set_hold_source([this] { return hold_.info(); });
+    backend_.set_gate_source([this] { return gates_.info(); });
     programs_.set_event_hooks(
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
@@ -61,8 +63,13 @@ class Runtime {
     supervisor_.set_event_listener([this](const core::Process& p, core::State from) {
       // Every way to shut down (a signal, `ctl shutdown`, exit_on_fatal) first stops a
       // program: SUPERVISOR_STATE_CHANGE_STOPPING goes out once, before that change.
-      if (supervisor_.shutting_down()) listeners_.stopping();
+      // The gates stop accepting then too (held connections get their 503).
+      if (supervisor_.shutting_down()) {
+        listeners_.stopping();
+        gates_.stop_accepting();
+      }
       listeners_.state_changed(p, from);
+      gates_.state_changed(p);
     });
     // podvisor's own lines go through the same sink as relayed output, so they never
     // split a relayed line.
@@ -110,7 +117,8 @@ class Runtime {
                                              inherited_.size()));
     }
     loop_.start();
-    if (!open_control_servers()) {
+    // The gates accept from the first moment, before any program starts.
+    if (!open_control_servers() || !gates_.open(spec_)) {
       stdout_sink_.flush(kFlushLimit);
       stderr_sink_.flush(kFlushLimit);
       return 2;
@@ -128,6 +136,8 @@ class Runtime {
       if (guarded("in the event loop", [this] { loop_.run(); })) break;
     }
     for (auto& server : servers_) server->close();
+    gates_.drain();  // relayed answers finish, up to stopwaitsecs
+    gates_.close();
     if (!guarded("ending leftover processes", [this] {
           end_leftovers(
               loop_, log_, [this] { programs_.drain_all(); }, inherited_);
@@ -289,6 +299,7 @@ class Runtime {
   HoldReporter hold_{loop_.io(), spec_, supervisor_, log_, [this](const core::Process& p) {
                        stderr_sink_.write(crash_report(p, programs_.find(p)));
                      }};
+  GateTable gates_{loop_.io(), log_};
   std::unique_ptr<control::Routes> routes_;
   std::vector<std::unique_ptr<control::HttpServer>> servers_;
   std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs

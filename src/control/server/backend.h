@@ -67,6 +67,18 @@ struct HoldInfo {
   std::string retry;        // "podvisor ctl start app"
 };
 
+// A program's request gate (docs/gate.md), for /metrics and /api/v1.
+struct GateInfo {
+  std::string group, name;
+  uint64_t held = 0, active = 0;  // now
+  uint64_t accepted = 0, forwarded = 0, health_requests = 0;
+  std::vector<std::pair<std::string, uint64_t>> refused;  // by reason
+  uint64_t bytes_to_upstream = 0, bytes_to_client = 0;
+  std::vector<std::pair<double, uint64_t>> held_buckets;  // upper bound, count in that bucket
+  uint64_t held_count = 0;
+  double held_seconds = 0;
+};
+
 // One program of the configuration read last, as getAllConfigInfo reports it.
 struct ConfigInfo {
   config::ProgramSpec spec;  // with the log paths chosen for AUTO logs filled in
@@ -112,6 +124,8 @@ class Backend {
   virtual void restart() = 0;
   // The failure podvisor holds on (hold_on_fatal); nullopt when it does not hold.
   virtual std::optional<HoldInfo> hold() const { return std::nullopt; }
+  // The request gates, one per gated program.
+  virtual std::vector<GateInfo> gates() const { return {}; }
 
   // --- processes (group, name) as ProcessInfo names them
   // Every process of the active groups, in supervisord's request order (core::listed_before):

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "control/server/gate_metrics.h"
 #include "control/wire/xmlrpc.h"
 
 namespace podvisor::control {
@@ -363,7 +364,8 @@ Response Routes::ready() const {
 }
 
 Response Routes::metrics() const {
-  auto r = text(200, render_metrics(backend_.processes(), backend_.wall_now()));
+  auto r = text(200, render_metrics(backend_.processes(), backend_.wall_now()) +
+                         render_gate_metrics(backend_.gates(), escape_label));
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return r;
 }
@@ -371,9 +373,13 @@ Response Routes::metrics() const {
 void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
   const auto path = request.path();
   const auto all = backend_.processes();
+  const auto gates = backend_.gates();
   auto describe_all = [&] {
     auto list = nlohmann::json::array();
     for (const auto& p : all) {
+      const auto gate = std::find_if(gates.begin(), gates.end(), [&](const auto& g) {
+        return g.group == p.group && g.name == p.name;
+      });
       list.push_back({{"name", p.name},
                       {"group", p.group},
                       {"state", static_cast<int>(p.state)},
@@ -384,6 +390,7 @@ void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
                       {"exitstatus", p.exitstatus},
                       {"restarts", p.restarts},
                       {"description", describe(p, backend_.wall_now())}});
+      if (gate != gates.end()) list.back()["gate"] = gate_json(*gate);
     }
     return list;
   };
