@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "config/command.h"
+#include "config/gpu_keys.h"
 #include "config/key_value.h"
 #include "config/ssh_keys.h"
 #include "os/address.h"
@@ -456,7 +457,6 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     // Accepted with no effect.
     supervisord("silent", nullptr),
     supervisord("minprocs", nullptr),
-    not_yet(supervisord("require_gpu", nullptr)),
     // podvisor's own (also in [podvisor]): stay up on a failure for a look (docs/pods.md).
     supervisord(
         "hold_on_fatal", [](SupervisorSpec& s, string_view v) { s.hold_on_fatal = parse_bool(v); },
@@ -575,9 +575,9 @@ constexpr auto kOtherRows = std::to_array<Key>({
     {.section = "rpcinterface", .name = "supervisor.rpcinterface_factory", .stage = Stage::kNone},
 });
 
-constexpr auto kTable =
-    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, ssh_rows(),
-           kServerRows, auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
+constexpr auto kTable = concat(
+    kProgramHead, kStdoutRows, kStderrRows, kProgramTail, kSupervisordRows, ssh_rows(), gpu_rows(),
+    kServerRows, auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
 
 std::span<const Key> table() { return kTable; }
 

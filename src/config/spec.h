@@ -58,6 +58,10 @@ struct ListenerSpec {
   bool operator==(const ListenerSpec&) const = default;
 };
 
+// gpu_fence: before a restart, stop and await the last run's leftovers (docs/gpu.md). auto:
+// only when one of them holds an NVIDIA device node.
+enum class GpuFence { kAuto, kTrue, kFalse };
+
 struct ProgramSpec {
   std::string name = "app";  // the process name (process_name, expanded)
   std::string group;         // [group:x] it belongs to, else its program name
@@ -118,6 +122,8 @@ struct ProgramSpec {
   bool oneshot = false;
   // Set for an [eventlistener:x] process: its stdin and stdout speak the event protocol.
   std::optional<ListenerSpec> listener;
+  GpuFence gpu_fence = GpuFence::kAuto;
+  std::chrono::milliseconds gpu_fence_timeout = 60s;
 
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;
@@ -196,6 +202,8 @@ struct SupervisorSpec {
   std::optional<HttpServerSpec> unix_server;
   std::optional<HttpServerSpec> inet_server;
   SshSpec ssh;
+  // require_gpu: fewer visible /dev/nvidia<N> nodes than this ends the start (docs/gpu.md).
+  int require_gpu = 0;
   // Sections other issues serve ([unix_http_server], [inet_http_server], ...), raw.
   std::map<std::string, std::map<std::string, std::string>> other_sections;
 };

@@ -85,6 +85,7 @@ class Runtime {
     loop_.on_orphan([this](pid_t pid, int) {
       log_.log(LogLevel::kDebug, fmt::format("reaped orphan pid {}", pid));
       std::erase(inherited_, pid);  // its pid may now go to another process
+      driver_.orphan_reaped();
     });
     loop_.on_error([this](const std::string& error) { log_.log(LogLevel::kCritical, error); });
   }
@@ -110,6 +111,10 @@ class Runtime {
                                              inherited_.size()));
     }
     loop_.start();
+    if (const auto missing = missing_gpus(driver_.gpu().paths(), spec_.require_gpu)) {
+      log_.log(LogLevel::kCritical, *missing);  // require_gpu: a start-up error, as a bad config
+      return 2;
+    }
     if (!open_control_servers()) {
       stdout_sink_.flush(kFlushLimit);
       stderr_sink_.flush(kFlushLimit);
@@ -137,7 +142,8 @@ class Runtime {
     }
     programs_.drain_all();
     if (outcome_ && outcome_->failed && !outcome_->reported) {
-      stderr_sink_.write(crash_report(*outcome_->failed, programs_.find(*outcome_->failed)));
+      stderr_sink_.write(crash_report(*outcome_->failed, programs_.find(*outcome_->failed),
+                                      gpu_snapshot_ ? &*gpu_snapshot_ : nullptr));
     }
     const int status = outcome_ ? outcome_->exit_code : 2;
     // A re-exec writes it again, with the same pid: a `kill $(cat pidfile)` meanwhile works.
@@ -227,6 +233,8 @@ class Runtime {
 
   void finish(const core::Supervisor::Outcome& outcome) {
     outcome_ = outcome;
+    // Now, while the failed program's leftovers still live: the exit ends them.
+    if (outcome.failed && !outcome.reported) gpu_snapshot_ = driver_.gpu().snapshot();
     loop_.stop();
   }
 
@@ -287,12 +295,14 @@ class Runtime {
   core::Supervisor supervisor_;
   ControlBackend backend_;
   HoldReporter hold_{loop_.io(), spec_, supervisor_, log_, [this](const core::Process& p) {
-                       stderr_sink_.write(crash_report(p, programs_.find(p)));
+                       const auto gpu = driver_.gpu().snapshot();
+                       stderr_sink_.write(crash_report(p, programs_.find(p), &gpu));
                      }};
   std::unique_ptr<control::Routes> routes_;
   std::vector<std::unique_ptr<control::HttpServer>> servers_;
   std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs
   std::optional<core::Supervisor::Outcome> outcome_;
+  std::optional<gpu::Snapshot> gpu_snapshot_;  // taken when podvisor gave up on a program
   std::vector<pid_t> inherited_;  // children from before podvisor started, still running
   std::string pidfile_;           // the one this podvisor wrote, removed at exit
 };
