@@ -852,3 +852,121 @@ TEST(Transitions, NoSequenceOfEventsMakesAnIllegalTransition) {
 
 }  // namespace
 }  // namespace podvisor::core
+
+namespace podvisor::core {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace fake;
+
+// The spawn gate (the GPU fence): a pending gate holds the restart in BACKOFF until it opens.
+TEST(ProcessSpawnGate, PendingHoldsTheRestartInBackoffUntilOpen) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startsecs = 0s;
+  Process p(spec, d);
+  p.start();
+  EXPECT_EQ(d.gate_leaders, std::vector<pid_t>{-1});  // no run before the first
+  EXPECT_EQ(p.state(), State::kRunning);
+  d.gate = SpawnGate::kPending;
+  p.on_exit(exited(1));  // a healthy run's crash restarts at once: here it is held
+  EXPECT_EQ(p.state(), State::kBackoff);
+  EXPECT_TRUE(p.waiting_at_gate());
+  EXPECT_EQ(d.gate_leaders.back(), 100);
+  EXPECT_EQ(p.last_pid(), 100);
+  EXPECT_EQ(d.spawns, 1);
+  d.advance(1h);  // no timer spawns past the gate
+  EXPECT_EQ(d.spawns, 1);
+  d.gate = SpawnGate::kOpen;
+  p.on_spawn_gate_open();
+  EXPECT_EQ(d.spawns, 2);
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_EQ(p.pid(), 101);
+  EXPECT_FALSE(p.waiting_at_gate());
+  p.on_spawn_gate_open();  // a late second answer changes nothing
+  EXPECT_EQ(d.spawns, 2);
+}
+
+// From BACKOFF's timer too: the gate is asked when the delay has passed.
+TEST(ProcessSpawnGate, BackoffTimerAsksTheGate) {
+  FakeDriver d;
+  Process p(single_command(), d);
+  p.start();
+  p.on_exit(exited(1));  // before startsecs: a failed start, BACKOFF 1 s
+  EXPECT_EQ(p.state(), State::kBackoff);
+  d.gate = SpawnGate::kPending;
+  d.advance(1s);
+  EXPECT_EQ(p.state(), State::kBackoff);
+  EXPECT_TRUE(p.waiting_at_gate());
+  EXPECT_EQ(d.spawns, 1);
+  p.on_spawn_gate_open();
+  EXPECT_EQ(p.state(), State::kStarting);
+  EXPECT_EQ(d.spawns, 2);
+}
+
+TEST(ProcessSpawnGate, StopWhilePendingCancelsTheGate) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startsecs = 0s;
+  Process p(spec, d);
+  p.start();
+  d.gate = SpawnGate::kPending;
+  p.on_exit(exited(1));
+  p.stop();
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_EQ(d.gate_cancels, 1);
+  p.on_spawn_gate_open();  // too late: stays stopped
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_EQ(d.spawns, 1);
+}
+
+TEST(ProcessSpawnGate, ForbidRestartWhilePendingCancelsTheGate) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startsecs = 0s;
+  Process p(spec, d);
+  p.start();
+  d.gate = SpawnGate::kPending;
+  p.on_exit(exited(1));
+  p.forbid_restart();
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_EQ(d.gate_cancels, 1);
+  p.on_spawn_gate_failed("late");
+  EXPECT_EQ(p.state(), State::kStopped);
+}
+
+TEST(ProcessSpawnGate, FailedGateIsFatalWithItsReason) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startsecs = 0s;
+  Process p(spec, d);
+  p.start();
+  d.gate = SpawnGate::kPending;
+  p.on_exit(exited(1));
+  p.on_spawn_gate_failed("GPU fence: pid 311 'x' still holds GPU 0");
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_EQ(p.fatal_reason(), "GPU fence: pid 311 'x' still holds GPU 0");
+  EXPECT_EQ(p.fatal_exit_code(), 1);
+  EXPECT_TRUE(d.logged("gave up: app entered FATAL state, GPU fence gave up"));
+  EXPECT_EQ(d.gate_cancels, 0);
+  // A start afterwards asks the gate again.
+  d.gate = SpawnGate::kOpen;
+  p.start();
+  EXPECT_EQ(p.state(), State::kRunning);
+}
+
+// A gate that is not asked to hold changes nothing: the spawn is immediate as ever.
+TEST(ProcessSpawnGate, OpenGateIsTransparent) {
+  FakeDriver d;
+  auto spec = single_command();
+  spec.startsecs = 0s;
+  Process p(spec, d);
+  p.start();
+  p.on_exit(exited(1));
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_EQ(d.spawns, 2);
+  EXPECT_EQ(d.gate_leaders, (std::vector<pid_t>{-1, 100}));
+}
+
+}  // namespace
+}  // namespace podvisor::core
