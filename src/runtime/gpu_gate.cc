@@ -13,7 +13,7 @@ namespace podvisor::runtime {
 using config::LogLevel;
 
 // One fence standing before one program's spawn.
-class GpuGates::Run final : public gpu::FenceHost {
+class GpuGates::Run final : public gpu::FenceHost, public std::enable_shared_from_this<Run> {
  public:
   Run(GpuGates& gates, core::Process& p, gpu::FenceOptions o, gpu::LeftoverQuery query)
       : gates_(gates),
@@ -39,14 +39,18 @@ class GpuGates::Run final : public gpu::FenceHost {
   }
   void arm(gpu::Clock::duration after) override {
     timer_.expires_after(after);
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) poke();
+    // A timer that expired as the fence opened may still call: the weak pointer and the
+    // phase check make that call a no-op.
+    timer_.async_wait([self = weak_from_this()](const boost::system::error_code& ec) {
+      if (auto run = self.lock(); run && !ec) run->poke();
     });
   }
   void log(LogLevel level, std::string line) override { gates_.log_.log(level, line); }
 
   // Looks again; once the fence opens or fails, the process hears it and this Run is gone.
   void poke() {
+    const auto before = fence_.phase();
+    if (before != gpu::Fence::Phase::kTerm && before != gpu::Fence::Phase::kKill) return;
     const auto phase = fence_.poke();
     if (phase == gpu::Fence::Phase::kOpen || phase == gpu::Fence::Phase::kFailed) {
       const auto failure = fence_.failure();
@@ -85,7 +89,7 @@ core::SpawnGate GpuGates::before_spawn(core::Process& p, pid_t last_leader) {
                       spec.stopsignal, spec.stopwaitsecs, spec.gpu_fence_timeout};
   gpu::LeftoverQuery q{
       spec.name, last_leader, ::getpid(), running_ ? running_() : std::vector<gpu::Leader>{}, {}};
-  auto run = std::make_unique<Run>(*this, p, std::move(o), std::move(q));
+  auto run = std::make_shared<Run>(*this, p, std::move(o), std::move(q));
   if (run->fence().begin() == gpu::Fence::Phase::kOpen) return core::SpawnGate::kOpen;
   runs_[&p] = std::move(run);
   return core::SpawnGate::kPending;
@@ -103,7 +107,7 @@ void GpuGates::finished(core::Process& p) {
   const auto it = runs_.find(&p);
   if (it == runs_.end()) return;
   // Destroyed from the loop: this may run inside the Run's own callback.
-  auto run = std::shared_ptr<Run>(std::move(it->second));
+  auto run = std::move(it->second);
   runs_.erase(it);
   boost::asio::post(io_, [run] {});
 }

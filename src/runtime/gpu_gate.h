@@ -48,7 +48,7 @@ class GpuGates {
   output::Logger& log_;
   gpu::Paths paths_ = gpu::Paths::from_environment();
   std::function<std::vector<gpu::Leader>()> running_;
-  std::map<core::Process*, std::unique_ptr<Run>> runs_;
+  std::map<core::Process*, std::shared_ptr<Run>> runs_;
 };
 
 // require_gpu: nullopt when at least `required` GPU nodes are visible, else the message
