@@ -20,11 +20,14 @@ std::chrono::milliseconds parse_gpu_fence_timeout(std::string_view value);
 int parse_require_gpu(std::string_view value);
 std::string fence_timeout_text(std::chrono::milliseconds d);  // "60", "0.5"
 
-// Their rows: the [program] ones also apply in single-command mode and print in check.
+// Their rows: the [program] ones also apply in single-command mode, and check --print shows
+// them when they are not the default.
 inline constexpr std::array<Key, 3> gpu_rows() {
   Key fence{.section = "program", .name = "gpu_fence", .single_command = true};
   fence.program = [](ProgramSpec& p, std::string_view v) { p.gpu_fence = parse_gpu_fence(v); };
+  // Printed only when set otherwise than the default, as the probes' keys.
   fence.print = [](const ProgramSpec& p) -> std::optional<std::string> {
+    if (p.gpu_fence == GpuFence::kAuto) return std::nullopt;
     return std::string(to_string(p.gpu_fence));
   };
   Key timeout{.section = "program", .name = "gpu_fence_timeout", .single_command = true};
@@ -32,6 +35,7 @@ inline constexpr std::array<Key, 3> gpu_rows() {
     p.gpu_fence_timeout = parse_gpu_fence_timeout(v);
   };
   timeout.print = [](const ProgramSpec& p) -> std::optional<std::string> {
+    if (p.gpu_fence_timeout == std::chrono::seconds(60)) return std::nullopt;
     return fence_timeout_text(p.gpu_fence_timeout);
   };
   Key require{.section = "supervisord", .name = "require_gpu", .single_command = true};

@@ -30,6 +30,7 @@ TEST(GpuKeys, RowsAreInTheTable) {
   EXPECT_FALSE(fence->not_yet);
   EXPECT_TRUE(fence->single_command);
   ProgramSpec p;
+  EXPECT_FALSE(fence->print(p));  // the default is not printed
   fence->program(p, "false");
   EXPECT_EQ(p.gpu_fence, GpuFence::kFalse);
   EXPECT_EQ(fence->print(p), "false");
