@@ -860,19 +860,28 @@ using namespace std::chrono_literals;
 using namespace fake;
 
 // The spawn gate (the GPU fence): a pending gate holds the restart in BACKOFF until it opens.
-TEST(ProcessSpawnGate, PendingHoldsTheRestartInBackoffUntilOpen) {
+class ProcessSpawnGate : public ::testing::Test {
+ protected:
+  static config::ProgramSpec spec() {
+    auto s = single_command();
+    s.startsecs = 0s;
+    return s;
+  }
+  // A run that was up crashes: its immediate restart waits at the gate.
+  void crash_while_held() {
+    p.start();
+    d.gate = SpawnGate::kPending;
+    p.on_exit(exited(1));
+  }
   FakeDriver d;
-  auto spec = single_command();
-  spec.startsecs = 0s;
-  Process p(spec, d);
-  p.start();
-  EXPECT_EQ(d.gate_leaders, std::vector<pid_t>{-1});  // no run before the first
-  EXPECT_EQ(p.state(), State::kRunning);
-  d.gate = SpawnGate::kPending;
-  p.on_exit(exited(1));  // a healthy run's crash restarts at once: here it is held
+  Process p{spec(), d};
+};
+
+TEST_F(ProcessSpawnGate, PendingHoldsTheRestartInBackoffUntilOpen) {
+  crash_while_held();
+  EXPECT_EQ(d.gate_leaders, (std::vector<pid_t>{-1, 100}));  // no run before the first
   EXPECT_EQ(p.state(), State::kBackoff);
   EXPECT_TRUE(p.waiting_at_gate());
-  EXPECT_EQ(d.gate_leaders.back(), 100);
   EXPECT_EQ(p.last_pid(), 100);
   EXPECT_EQ(d.spawns, 1);
   d.advance(1h);  // no timer spawns past the gate
@@ -888,7 +897,7 @@ TEST(ProcessSpawnGate, PendingHoldsTheRestartInBackoffUntilOpen) {
 }
 
 // From BACKOFF's timer too: the gate is asked when the delay has passed.
-TEST(ProcessSpawnGate, BackoffTimerAsksTheGate) {
+TEST(ProcessSpawnGateTimer, BackoffTimerAsksTheGate) {
   FakeDriver d;
   Process p(single_command(), d);
   p.start();
@@ -904,14 +913,8 @@ TEST(ProcessSpawnGate, BackoffTimerAsksTheGate) {
   EXPECT_EQ(d.spawns, 2);
 }
 
-TEST(ProcessSpawnGate, StopWhilePendingCancelsTheGate) {
-  FakeDriver d;
-  auto spec = single_command();
-  spec.startsecs = 0s;
-  Process p(spec, d);
-  p.start();
-  d.gate = SpawnGate::kPending;
-  p.on_exit(exited(1));
+TEST_F(ProcessSpawnGate, StopWhilePendingCancelsTheGate) {
+  crash_while_held();
   p.stop();
   EXPECT_EQ(p.state(), State::kStopped);
   EXPECT_EQ(d.gate_cancels, 1);
@@ -920,14 +923,8 @@ TEST(ProcessSpawnGate, StopWhilePendingCancelsTheGate) {
   EXPECT_EQ(d.spawns, 1);
 }
 
-TEST(ProcessSpawnGate, ForbidRestartWhilePendingCancelsTheGate) {
-  FakeDriver d;
-  auto spec = single_command();
-  spec.startsecs = 0s;
-  Process p(spec, d);
-  p.start();
-  d.gate = SpawnGate::kPending;
-  p.on_exit(exited(1));
+TEST_F(ProcessSpawnGate, ForbidRestartWhilePendingCancelsTheGate) {
+  crash_while_held();
   p.forbid_restart();
   EXPECT_EQ(p.state(), State::kStopped);
   EXPECT_EQ(d.gate_cancels, 1);
@@ -935,14 +932,8 @@ TEST(ProcessSpawnGate, ForbidRestartWhilePendingCancelsTheGate) {
   EXPECT_EQ(p.state(), State::kStopped);
 }
 
-TEST(ProcessSpawnGate, FailedGateIsFatalWithItsReason) {
-  FakeDriver d;
-  auto spec = single_command();
-  spec.startsecs = 0s;
-  Process p(spec, d);
-  p.start();
-  d.gate = SpawnGate::kPending;
-  p.on_exit(exited(1));
+TEST_F(ProcessSpawnGate, FailedGateIsFatalWithItsReason) {
+  crash_while_held();
   p.on_spawn_gate_failed("GPU fence: pid 311 'x' still holds GPU 0");
   EXPECT_EQ(p.state(), State::kFatal);
   EXPECT_EQ(p.fatal_reason(), "GPU fence: pid 311 'x' still holds GPU 0");
@@ -956,11 +947,7 @@ TEST(ProcessSpawnGate, FailedGateIsFatalWithItsReason) {
 }
 
 // A gate that is not asked to hold changes nothing: the spawn is immediate as ever.
-TEST(ProcessSpawnGate, OpenGateIsTransparent) {
-  FakeDriver d;
-  auto spec = single_command();
-  spec.startsecs = 0s;
-  Process p(spec, d);
+TEST_F(ProcessSpawnGate, OpenGateIsTransparent) {
   p.start();
   p.on_exit(exited(1));
   EXPECT_EQ(p.state(), State::kRunning);
