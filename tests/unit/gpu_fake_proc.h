@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -63,13 +64,12 @@ class ProcTree {
     }
   }
   void remove(pid_t pid) { std::filesystem::remove_all(fmt::format("{}/{}", proc(), pid)); }
-  void set_state(pid_t pid, char state, unsigned long long starttime = 1000) {
+  void set_state(pid_t pid, char state) {
     const auto path = fmt::format("{}/{}/stat", proc(), pid);
     std::ifstream in(path);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const auto close = text.rfind(')');
     text[close + 2] = state;
-    (void)starttime;
     write(path, text);
   }
   void drop_fds(pid_t pid) {
