@@ -359,7 +359,7 @@ std::vector<Holder> find_leftovers(const ProcReader& reader, const LeftoverQuery
   for (const pid_t pid : chosen) {
     auto proc = reader.describe(pid);
     if (!proc || proc->state == 'Z') continue;
-    Holder h{std::move(*proc), reader.holding(pid), Attribution::kLeftover, query.program};
+    Holder h{std::move(*proc), reader.holding(pid), Attribution::kLeftover, query.program, {}};
     out.push_back(std::move(h));
   }
   return out;

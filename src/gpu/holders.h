@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,9 @@ struct Holder {
   Holding holding;
   Attribution attribution = Attribution::kUnknown;
   std::string program;  // the program it belongs to (kProgram, kLeftover)
+  // GPU memory it uses, from NVML (the podvisor-gpu companion) where a host pid can be
+  // matched to it; unset: unknown.
+  std::optional<uint64_t> memory_bytes;
   // "running program vllm", "leftover of vllm's last run", "unknown"
   std::string owner() const;
   // "pid 311 'VLLM::EngineCore'"

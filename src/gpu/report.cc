@@ -76,7 +76,8 @@ std::vector<std::string> report_lines(const Snapshot& s) {
         continue;
       }
       any = true;
-      out.push_back(fmt::format("  {} — {}", h.name(), h.owner()));
+      out.push_back(fmt::format("  {} — {}{}", h.name(), h.owner(),
+                                h.memory_bytes ? ", " + gib(*h.memory_bytes) : std::string()));
     }
     if (!any) out.emplace_back("  no process holds it");
   }

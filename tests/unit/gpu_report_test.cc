@@ -25,6 +25,7 @@ Snapshot one_gpu() {
   s.holders = {holder(311, "VLLM::EngineCore", {0}, Attribution::kLeftover, "vllm"),
                holder(77, "python", {}, Attribution::kUnknown, "")};
   s.holders[1].holding.ctl = true;
+  s.holders[0].memory_bytes = 44237936640ULL;  // 41.2 GiB
   return s;
 }
 
@@ -32,7 +33,7 @@ TEST(GpuReport, SectionListsEveryGpuAndItsHolders) {
   EXPECT_EQ(report_lines(one_gpu()),
             (std::vector<std::string>{
                 "GPU 0 NVIDIA H200 (0000:19:00.0): memory unknown",
-                "  pid 311 'VLLM::EngineCore' — leftover of vllm's last run",
+                "  pid 311 'VLLM::EngineCore' — leftover of vllm's last run, 41.2 GiB",
                 "GPU 1 NVIDIA H200 (0000:3b:00.0): 41.0 GiB used of 150.0 GiB",
                 "  no process holds it",
                 "pid 77 'python' — unknown: nvidiactl",
