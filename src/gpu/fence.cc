@@ -125,8 +125,8 @@ Fence::Phase Fence::poke() {
   if (leftovers_.empty()) {
     phase_ = Phase::kOpen;
     ended_ = now;
-    const auto what = minors_.empty() ? std::string("leftovers gone")
-                                      : gpu_list(minors_) + " free again";
+    const auto what =
+        minors_.empty() ? std::string("leftovers gone") : gpu_list(minors_) + " free again";
     host_.log(LogLevel::kInfo, fmt::format("gpu fence: {} after {}; restarting {}", what,
                                            seconds(now - began_), o_.program));
     return phase_;
@@ -156,8 +156,7 @@ Fence::Phase Fence::poke() {
     poll_ = kFirstPoll;
   } else if (now >= next_progress_) {
     next_progress_ = now + kProgressEvery;
-    const auto what =
-        minors_.empty() ? std::string("exit") : "release " + gpu_list(minors_);
+    const auto what = minors_.empty() ? std::string("exit") : "release " + gpu_list(minors_);
     host_.log(LogLevel::kInfo,
               fmt::format("waiting for {} of {} to {} ({})",
                           plural(leftovers_.size(), "leftover process", "leftover processes"),
