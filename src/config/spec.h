@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/event_types.h"
+#include "config/gpu_memory_keys.h"
 #include "config/values.h"
 
 namespace podvisor::config {
@@ -118,6 +119,8 @@ struct ProgramSpec {
   bool oneshot = false;
   // Set for an [eventlistener:x] process: its stdin and stdout speak the event protocol.
   std::optional<ListenerSpec> listener;
+  // Wait before each spawn until this much GPU memory is free on the program's GPUs.
+  std::optional<GpuFreeMemory> gpu_free_memory;
 
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;
