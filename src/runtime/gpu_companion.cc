@@ -40,10 +40,11 @@ constexpr size_t kMaxLine = 1 << 20;
 
 int64_t wall_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
-std::string own_directory() {
+// The directory of podvisor's own binary; nullopt (errno set) when /proc is not there.
+std::optional<std::string> own_directory() {
   char path[4096];
   const auto n = ::readlink("/proc/self/exe", path, sizeof path - 1);
-  if (n <= 0) return ".";
+  if (n <= 0) return std::nullopt;
   std::string exe(path, static_cast<size_t>(n));
   const auto slash = exe.rfind('/');
   return slash == std::string::npos ? "." : exe.substr(0, slash);
@@ -64,11 +65,14 @@ GpuCompanionOptions gpu_companion_options() {
   if (const char* dir = std::getenv("PODVISOR_GPU_DEVICE_DIR"); dir && *dir) o.device_dir = dir;
   const char* path = std::getenv("PODVISOR_GPU_COMPANION");
   if (path && std::string_view(path) == "off") {
-    o.companion.clear();
+    o.off_reason = "PODVISOR_GPU_COMPANION=off";
   } else if (path && *path) {
     o.companion = path;
+  } else if (const auto dir = own_directory()) {
+    o.companion = *dir + "/podvisor-gpu";
   } else {
-    o.companion = own_directory() + "/podvisor-gpu";
+    o.off_reason =
+        fmt::format("podvisor's own path is unknown: /proc/self/exe: {}", std::strerror(errno));
   }
   return o;
 }
@@ -105,7 +109,7 @@ GpuCompanion::~GpuCompanion() {
 void GpuCompanion::start() {
   if (!has_gpu_device(options_.device_dir)) return;  // no GPU: nothing to ask, no line
   status_.wanted = true;
-  if (options_.companion.empty()) return unavailable("PODVISOR_GPU_COMPANION=off");
+  if (options_.companion.empty()) return unavailable(options_.off_reason);
   if (::access(options_.companion.c_str(), X_OK) != 0) {
     return unavailable(fmt::format("{}: {}", options_.companion, std::strerror(errno)));
   }

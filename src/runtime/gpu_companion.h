@@ -24,7 +24,8 @@ namespace podvisor::runtime {
 
 struct GpuCompanionOptions {
   std::string device_dir = "/dev";  // where /dev/nvidia<N> and /dev/nvidiactl are looked for
-  std::string companion;            // the program's path; "" when turned off
+  std::string companion;            // the program's path; "" when there is none
+  std::string off_reason;           // why there is none
   std::chrono::milliseconds first_backoff{1000};
   std::chrono::milliseconds max_backoff{60000};
 };

@@ -121,7 +121,7 @@ class Backend {
     (void)deadline;
     done();
   }
-  virtual std::string gpu_metrics() const { return {}; }  // Prometheus families
+  virtual std::string gpu_metrics() const { return {}; }   // Prometheus families
   virtual std::string gpu_json() const { return "null"; }  // GET /api/v1/gpus
   // Why the GPUs make podvisor unhealthy ("GPU 0: Xid 79 at 12:03:11"); nullopt when they don't.
   virtual std::optional<std::string> gpu_unhealthy() const { return std::nullopt; }

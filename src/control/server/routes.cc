@@ -373,8 +373,8 @@ Response Routes::ready() const {
 }
 
 Response Routes::metrics() const {
-  auto r = text(200, render_metrics(backend_.processes(), backend_.wall_now()) +
-                        backend_.gpu_metrics());
+  auto r =
+      text(200, render_metrics(backend_.processes(), backend_.wall_now()) + backend_.gpu_metrics());
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return r;
 }
