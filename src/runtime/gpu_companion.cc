@@ -248,6 +248,27 @@ void GpuCompanion::refresh(std::chrono::milliseconds deadline, std::function<voi
   waiters_.push_back({serial, std::move(done), std::move(timer)});
 }
 
+void GpuCompanion::check_free_memory(const config::SupervisorSpec& spec,
+                                     const config::ProgramSpec& program,
+                                     std::chrono::milliseconds deadline,
+                                     std::function<void(gpu::FreeMemoryDecision)> done) {
+  if (!program.gpu_free_memory) return done({gpu::FreeMemoryVerdict::kEnough, ""});
+  // The program's own environment wins over [supervisord]'s, which wins over podvisor's.
+  auto lookup = [&](const std::string& name) -> std::optional<std::string> {
+    for (const auto* layer : {&program.environment, &spec.environment}) {
+      if (const auto it = layer->find(name); it != layer->end()) return it->second;
+    }
+    if (const char* value = std::getenv(name.c_str())) return std::string(value);
+    return std::nullopt;
+  };
+  gpu::VisibleDevices env{lookup("CUDA_VISIBLE_DEVICES"), lookup("NVIDIA_VISIBLE_DEVICES")};
+  const auto need = *program.gpu_free_memory;
+  refresh(deadline, [this, env, need, done = std::move(done)] {
+    // Without the companion the figures are unknown, whatever an older sample said.
+    done(gpu::decide_free_memory(status_.up ? status_.sample : std::nullopt, env, need));
+  });
+}
+
 void GpuCompanion::settle_waiters() {
   auto settled = std::move(waiters_);
   waiters_.clear();

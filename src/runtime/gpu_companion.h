@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "config/spec.h"
+#include "gpu/free_memory.h"
 #include "gpu/status.h"
 #include "output/log.h"
 #include "runtime/loop.h"
@@ -53,6 +55,13 @@ class GpuCompanion {
   // Asks for a fresh sample; `done` runs once it is in, or after `deadline`, or at once when
   // there is no companion to ask. Either way status() then holds the newest figures known.
   void refresh(std::chrono::milliseconds deadline, std::function<void()> done);
+
+  // gpu_free_memory before a spawn of `program` (whose environment, over `spec`'s and
+  // podvisor's own, says which GPUs it uses): a fresh sample (at most `deadline`), then the
+  // decision. The spawn gate calls it again after a kWait, with its progress line.
+  void check_free_memory(const config::SupervisorSpec& spec, const config::ProgramSpec& program,
+                         std::chrono::milliseconds deadline,
+                         std::function<void(gpu::FreeMemoryDecision)> done);
 
   const gpu::GpuStatus& status() const { return status_; }
   // The crash report's GPU lines, from the last sample: memory per GPU, "Xid since start: …".

@@ -156,6 +156,7 @@ static void fail_hello(const char* reason) {
   buf_string(&b, reason);
   buf_add(&b, "}");
   emit(&b);
+  free(b.data);
   exit(kNoNvml);
 }
 
