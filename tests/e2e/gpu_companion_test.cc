@@ -197,6 +197,27 @@ TEST_P(GpuCompanion, StuckCompanionHoldsNothingUp) {
   ASSERT_EQ(::kill(*pid, SIGCONT), 0);
 }
 
+// Past 10 s without an answer the stuck companion is killed, reaped, and started again.
+TEST_P(GpuCompanion, StuckCompanionIsReplaced) {
+  if (GetParam() != "full") GTEST_SKIP() << "the same with either library";
+  Child c(sleeper(env()));
+  ASSERT_TRUE(c.wait_stderr("GPUs visible")) << c.describe();
+  const auto pid = companion(c.pid());
+  ASSERT_TRUE(pid);
+  ASSERT_EQ(::kill(*pid, SIGSTOP), 0);
+  // Each scrape asks; the one after 10 s of silence ends it.
+  ASSERT_TRUE(c.wait_for(
+      [&] {
+        get("/metrics");
+        return contains(c.err(), "has not answered for 10 s");
+      },
+      30s, 500ms))
+      << c.describe();
+  ASSERT_TRUE(c.wait_stderr("was killed by SIGKILL; starting it again in 1 s")) << c.describe();
+  ASSERT_TRUE(c.wait_for([&] { return count(c.err(), "GPUs visible") == 2; })) << c.describe();
+  EXPECT_TRUE(has_line(get("/metrics"), "podvisor_gpu_companion_up 1"));
+}
+
 TEST_P(GpuCompanion, WithoutNvmlMemoryIsUnknown) {
   Child c(sleeper(env(false)));
   ASSERT_TRUE(
