@@ -153,6 +153,8 @@ void GpuCompanion::spawn() {
     return on_exit(W_EXITCODE(1, 0));
   }
   pid_ = spawned.pid;
+  exit_status_.reset();
+  output_ended_ = false;
   started_at_ = Clock::now();
   killed_ = false;
   logged_visible_ = false;
@@ -167,7 +169,13 @@ void GpuCompanion::spawn() {
 void GpuCompanion::read() {
   out_->async_read_some(asio::buffer(buffer_), [this](const boost::system::error_code& ec,
                                                       size_t n) {
-    if (ec) return;  // end of its output: the exit follows
+    if (ec) {
+      // End of its output. Its exit is acted on only after that, so the reason it printed
+      // just before exiting (no NVML) is read first, however the two events are ordered.
+      output_ended_ = true;
+      if (exit_status_) finish_exit();
+      return;
+    }
     partial_.append(buffer_.data(), n);
     size_t start = 0;
     for (auto nl = partial_.find('\n'); nl != std::string::npos; nl = partial_.find('\n', start)) {
@@ -279,6 +287,12 @@ void GpuCompanion::settle_waiters() {
 }
 
 void GpuCompanion::on_exit(int wait_status) {
+  exit_status_ = wait_status;
+  if (output_ended_ || !out_) finish_exit();
+}
+
+void GpuCompanion::finish_exit() {
+  const int wait_status = *std::exchange(exit_status_, std::nullopt);
   const pid_t pid = pid_;
   pid_ = -1;
   in_.reset();

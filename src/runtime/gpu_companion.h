@@ -80,6 +80,7 @@ class GpuCompanion {
   void read();
   void on_line(std::string_view line);
   void on_exit(int wait_status);
+  void finish_exit();
   void settle_waiters();
   void unavailable(const std::string& why);
 
@@ -94,6 +95,8 @@ class GpuCompanion {
   boost::asio::steady_timer restart_timer_;
   std::chrono::milliseconds backoff_;
   std::chrono::steady_clock::time_point started_at_;
+  std::optional<int> exit_status_;  // reaped, and its output not read to the end yet
+  bool output_ended_ = false;
   bool retry_ = true;  // false once the companion said NVML is not there
   bool stopping_ = false;
   bool logged_visible_ = false;  // the "N GPUs visible" line, once per start
