@@ -387,7 +387,8 @@ constexpr auto kProgramTail = std::to_array<Key>({
     program_row("serverurl", Stage::kNone, kReported, nullptr, nullptr,
                 [](const ProgramSpec&) { return InfoValue(std::string("none")); }),
     program_row("log_format", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr),
-    not_yet(program_row("gpu_free_memory", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr)),
+    program_row("gpu_free_memory", Stage::kSection, kPrinted, apply_gpu_free_memory,
+                print_gpu_free_memory, nullptr),
 });
 
 constexpr Key supervisord(string_view name, void (*apply)(SupervisorSpec&, string_view),

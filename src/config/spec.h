@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/event_types.h"
+#include "config/gpu_memory_keys.h"
 #include "config/values.h"
 
 namespace podvisor::config {
@@ -124,6 +125,8 @@ struct ProgramSpec {
   std::optional<ListenerSpec> listener;
   GpuFence gpu_fence = GpuFence::kAuto;
   std::chrono::milliseconds gpu_fence_timeout = 60s;
+  // Wait before each spawn until this much GPU memory is free on the program's GPUs.
+  std::optional<GpuFreeMemory> gpu_free_memory;
 
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;

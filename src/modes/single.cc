@@ -41,6 +41,10 @@ Environment (standard-supervisor compatible):
   PODVISOR_SSH=1|0                   SSH at boot on or off whatever the keys say
   PODVISOR_REQUIRE_GPU=N             exit 2 at start-up when fewer than N /dev/nvidia<N>
                                      nodes are visible (docs/gpu.md)
+  PODVISOR_GPU_COMPANION=PATH|off    the NVML companion (default: podvisor-gpu beside
+                                     podvisor), started when /dev/nvidia* exists: GPU
+                                     figures in /metrics (docs/gpu.md)
+  PODVISOR_GPU_DEVICE_DIR=DIR        where the GPU nodes are looked for (default /dev)
   SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
                                      SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
                                      [program:app] startsecs startretries stopsignal

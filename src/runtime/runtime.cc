@@ -20,6 +20,7 @@
 #include "runtime/control_backend.h"
 #include "runtime/driver.h"
 #include "runtime/event_listeners.h"
+#include "runtime/gpu_companion.h"
 #include "runtime/hold.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
@@ -50,6 +51,7 @@ class Runtime {
     driver_.route_exits_to(supervisor_);
     supervisor_.set_hold_listener([this](const core::Supervisor::Hold* h) { hold_.changed(h); });
     backend_.set_hold_source([this] { return hold_.info(); });
+    backend_.set_gpu_source(&gpu_);
     programs_.set_event_hooks(
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
@@ -122,6 +124,7 @@ class Runtime {
     }
     write_pidfile();
     if (options_.ready) options_.ready();
+    guarded("starting the GPU companion", [this] { gpu_.start(); });
     guarded("starting the programs", [this] {
       listeners_.start();
       supervisor_.start_all();
@@ -133,6 +136,7 @@ class Runtime {
       if (guarded("in the event loop", [this] { loop_.run(); })) break;
     }
     for (auto& server : servers_) server->close();
+    guarded("stopping the GPU companion", [this] { gpu_.stop(); });
     if (!guarded("ending leftover processes", [this] {
           end_leftovers(
               loop_, log_, [this] { programs_.drain_all(); }, inherited_);
@@ -292,6 +296,7 @@ class Runtime {
   ProgramIoTable programs_;
   Driver driver_;
   EventListeners listeners_{loop_.io(), spec_, log_};
+  GpuCompanion gpu_{loop_, log_, gpu_companion_options()};
   core::Supervisor supervisor_;
   ControlBackend backend_;
   HoldReporter hold_{loop_.io(), spec_, supervisor_, log_, [this](const core::Process& p) {

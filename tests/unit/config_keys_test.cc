@@ -39,7 +39,7 @@ TEST(Keys, FindAndKnownKeysBySectionType) {
   EXPECT_TRUE(known_keys("nosuch").empty());
   const auto& group = known_keys("group:g");
   EXPECT_EQ(group, (std::vector<std::string_view>{"programs", "priority"}));
-  EXPECT_TRUE(find_key("program:x", "gpu_free_memory")->not_yet);
+  EXPECT_FALSE(find_key("program:x", "gpu_free_memory")->not_yet);
   EXPECT_FALSE(find_key("supervisord", "require_gpu")->not_yet);
   // [podvisor] takes [supervisord]'s keys.
   EXPECT_EQ(find_key("podvisor", "hold_on_fatal"), find_key("supervisord", "hold_on_fatal"));

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -112,6 +113,18 @@ class Backend {
   virtual void restart() = 0;
   // The failure podvisor holds on (hold_on_fatal); nullopt when it does not hold.
   virtual std::optional<HoldInfo> hold() const { return std::nullopt; }
+
+  // --- GPUs through the NVML companion (runtime/gpu_companion.*); nothing without a GPU.
+  // Asks for fresh figures; `done` runs once they are in or after `deadline`, at once when
+  // there is no one to ask.
+  virtual void refresh_gpus(std::chrono::milliseconds deadline, std::function<void()> done) {
+    (void)deadline;
+    done();
+  }
+  virtual std::string gpu_metrics() const { return {}; }   // Prometheus families
+  virtual std::string gpu_json() const { return "null"; }  // GET /api/v1/gpus
+  // Why the GPUs make podvisor unhealthy ("GPU 0: Xid 79 at 12:03:11"); nullopt when they don't.
+  virtual std::optional<std::string> gpu_unhealthy() const { return std::nullopt; }
 
   // --- processes (group, name) as ProcessInfo names them
   // Every process of the active groups, in supervisord's request order (core::listed_before):
