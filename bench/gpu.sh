@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check for a machine with a real NVIDIA GPU (issue 11; docs/gpu-companion.md), about
+# The GPU check for a machine with a real NVIDIA GPU (issue 11; docs/gpu.md), about
 # 3 minutes: a server whose setsid worker keeps GPU memory after the server dies, under
 # podvisor, without and with the GPU fence; and NVML's figures in /metrics against nvidia-smi.
 #

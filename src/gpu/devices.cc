@@ -80,8 +80,8 @@ Paths Paths::from_environment() {
   return p;
 }
 
-std::optional<Gpu> parse_information(std::string_view text, std::string_view dir_name) {
-  Gpu gpu;
+std::optional<ProcGpu> parse_information(std::string_view text, std::string_view dir_name) {
+  ProcGpu gpu;
   gpu.bus_id = lower(dir_name);
   bool has_minor = false;
   std::istringstream in{std::string(text)};
@@ -129,12 +129,13 @@ Devices find_devices(const Paths& paths) {
     text << in.rdbuf();
     if (auto gpu = parse_information(text.str(), bus)) out.gpus.push_back(std::move(*gpu));
   }
-  std::sort(out.gpus.begin(), out.gpus.end(),
-            [](const Gpu& a, const Gpu& b) { return bus_key(a.bus_id) < bus_key(b.bus_id); });
+  std::sort(out.gpus.begin(), out.gpus.end(), [](const ProcGpu& a, const ProcGpu& b) {
+    return bus_key(a.bus_id) < bus_key(b.bus_id);
+  });
   return out;
 }
 
-const Gpu* Devices::find(int minor) const {
+const ProcGpu* Devices::find(int minor) const {
   for (const auto& g : gpus) {
     if (g.minor == minor) return &g;
   }

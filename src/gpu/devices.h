@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "gpu/companion_protocol.h"
+
 namespace podvisor::gpu {
 
 // The NVIDIA character devices' major number; minors 0-247 are GPUs, 255 is nvidiactl.
@@ -24,13 +26,9 @@ struct Paths {
   static Paths from_environment();
 };
 
-// Memory of one GPU; only NVML knows it (the podvisor-gpu companion fills it in).
-struct Memory {
-  uint64_t total = 0;
-  uint64_t used = 0;
-};
-
-struct Gpu {
+// One GPU as the driver's procfs shows it; memory only NVML knows (the podvisor-gpu
+// companion fills it in: gpu::Memory of companion_protocol.h).
+struct ProcGpu {
   int minor = -1;                // N of /dev/nvidia<N>
   std::string bus_id;            // "0000:19:00.0", lower case
   std::string uuid;              // "GPU-…"; empty on drivers that print none
@@ -39,19 +37,19 @@ struct Gpu {
 };
 
 struct Devices {
-  std::vector<int> minors;  // /dev/nvidia<N> present, ascending
-  bool ctl = false;         // /dev/nvidiactl
-  bool uvm = false;         // /dev/nvidia-uvm
-  std::vector<Gpu> gpus;    // from procfs, in bus order (may be empty: no procfs)
+  std::vector<int> minors;    // /dev/nvidia<N> present, ascending
+  bool ctl = false;           // /dev/nvidiactl
+  bool uvm = false;           // /dev/nvidia-uvm
+  std::vector<ProcGpu> gpus;  // from procfs, in bus order (may be empty: no procfs)
   bool any() const { return !minors.empty() || ctl; }
   // "GPU 0 NVIDIA H200 (0000:19:00.0)", or "GPU 2" without procfs facts.
   std::string describe(int minor) const;
-  const Gpu* find(int minor) const;
+  const ProcGpu* find(int minor) const;
 };
 
 // One information file, as nv-procfs.c prints it ("Model: \t NVIDIA H200"); `dir_name` (the
 // bus id) stands in for a missing "Bus Location:". nullopt without a "Device Minor:".
-std::optional<Gpu> parse_information(std::string_view text, std::string_view dir_name);
+std::optional<ProcGpu> parse_information(std::string_view text, std::string_view dir_name);
 
 // The nodes and GPUs under `paths`. Never throws: a missing directory is no device.
 Devices find_devices(const Paths& paths);

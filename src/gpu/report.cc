@@ -7,10 +7,6 @@
 namespace podvisor::gpu {
 namespace {
 
-std::string gib(uint64_t bytes) {
-  return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
-}
-
 // The failure a line names, and whether it is about a missing device.
 struct Pattern {
   std::string_view text;
@@ -87,6 +83,7 @@ std::vector<std::string> report_lines(const Snapshot& s) {
       out.push_back(fmt::format("{} — {}: {}", h.name(), h.owner(), what));
     }
   }
+  out.insert(out.end(), s.nvml.begin(), s.nvml.end());
   return out;
 }
 

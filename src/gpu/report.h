@@ -16,6 +16,8 @@ namespace podvisor::gpu {
 struct Snapshot {
   Devices devices;
   std::vector<Holder> holders;
+  // From NVML (status.h's add_nvml): "Xid since start: …", or why memory is unknown.
+  std::vector<std::string> nvml;
 };
 
 Snapshot take_snapshot(const Paths& paths, const std::string& proc_root,

@@ -175,6 +175,27 @@ std::string visible_line(const GpuStatus& status) {
                      list.empty() ? "none" : list, via);
 }
 
+void add_nvml(Snapshot& s, const GpuStatus& status) {
+  if (!status.wanted) return;
+  if (status.up && status.sample) {
+    for (const auto& g : status.sample->gpus) {
+      if (!g.minor || !g.mem) continue;
+      if (s.devices.find(*g.minor) == nullptr) {
+        // No procfs entry for it (a container without /proc/driver/nvidia): NVML's facts.
+        s.devices.gpus.push_back(ProcGpu{*g.minor, g.bus_id, g.uuid, g.name, std::nullopt});
+      }
+      for (auto& d : s.devices.gpus) {
+        if (d.minor == *g.minor) d.memory = *g.mem;
+      }
+    }
+  }
+  auto lines = gpu_report_lines(status);
+  // The per-GPU lines are the snapshot's own (with its holders); the rest is added.
+  const size_t per_gpu = status.sample ? status.sample->gpus.size() : 0;
+  s.nvml.assign(lines.begin() + static_cast<std::ptrdiff_t>(std::min(per_gpu, lines.size())),
+                lines.end());
+}
+
 std::vector<std::string> gpu_report_lines(const GpuStatus& status) {
   if (!status.wanted) return {};
   std::vector<std::string> out;

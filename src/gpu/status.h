@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gpu/companion_protocol.h"
+#include "gpu/report.h"
 
 namespace podvisor::gpu {
 
@@ -50,5 +51,8 @@ std::string visible_line(const GpuStatus& status);
 // The crash report's GPU lines: memory per GPU and "Xid since start: ..."; empty when
 // podvisor has no GPU.
 std::vector<std::string> gpu_report_lines(const GpuStatus& status);
+// Puts what NVML knows into a crash report's snapshot: each GPU's memory (matched by minor)
+// and gpu_report_lines' last lines ("Xid since start: …", or why memory is unknown).
+void add_nvml(Snapshot& s, const GpuStatus& status);
 
 }  // namespace podvisor::gpu

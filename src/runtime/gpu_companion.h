@@ -64,8 +64,6 @@ class GpuCompanion {
                          std::function<void(gpu::FreeMemoryDecision)> done);
 
   const gpu::GpuStatus& status() const { return status_; }
-  // The crash report's GPU lines, from the last sample: memory per GPU, "Xid since start: …".
-  std::vector<std::string> report_lines() const { return gpu::gpu_report_lines(status_); }
   // The companion's pid while it runs (holder scans leave it out: it opens every node), else -1.
   pid_t pid() const { return pid_; }
 

@@ -52,6 +52,7 @@ class Runtime {
     supervisor_.set_hold_listener([this](const core::Supervisor::Hold* h) { hold_.changed(h); });
     backend_.set_hold_source([this] { return hold_.info(); });
     backend_.set_gpu_source(&gpu_);
+    driver_.gpu().set_companion(&gpu_, &spec_);
     programs_.set_event_hooks(
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
@@ -237,9 +238,14 @@ class Runtime {
 
   void finish(const core::Supervisor::Outcome& outcome) {
     outcome_ = outcome;
-    // Now, while the failed program's leftovers still live: the exit ends them.
-    if (outcome.failed && !outcome.reported) gpu_snapshot_ = driver_.gpu().snapshot();
-    loop_.stop();
+    if (!outcome.failed || outcome.reported) return loop_.stop();
+    // Now, while the failed program's leftovers still live (the exit ends them), with a fresh
+    // NVML sample where there is a companion (at most 250 ms; at once without one).
+    gpu_.refresh(std::chrono::milliseconds(250), [this] {
+      if (gpu_snapshot_) return;
+      gpu_snapshot_ = driver_.gpu().snapshot();
+      loop_.stop();
+    });
   }
 
   // Opens [unix_http_server] and [inet_http_server]. A socket that cannot be opened stops

@@ -243,6 +243,42 @@ TEST_P(GpuCompanion, MissingCompanion) {
   EXPECT_TRUE(has_line(get("/metrics"), "podvisor_gpu_companion_up 0"));
 }
 
+// gpu_free_memory: the spawn waits, with a progress line, until NVML shows enough free on the
+// program's GPU (GPU 0 has 99.2 GiB free, GPU 1 all 140.4 GiB), then starts at once.
+TEST_P(GpuCompanion, FreeMemoryWaitHoldsTheSpawnUntilEnoughIsFree) {
+  const auto conf = write_config(dir_, R"([program:job]
+command=sleep 1000
+gpu_free_memory=120GiB
+environment=CUDA_VISIBLE_DEVICES="0"
+)");
+  Child c(podvisor({"-c", conf}, env()));
+  ASSERT_TRUE(c.wait_stderr("job: waiting for 120.0 GiB free on GPU 0 (99.2 GiB free)"))
+      << c.describe();
+  EXPECT_FALSE(contains(c.err(), "spawned: 'job'")) << c.describe();
+  // The first GPU's memory is given back: the fake reads its fixture again at each count.
+  std::string freed(kFixture);
+  freed.replace(freed.find("memory 150754820096 44291850240"),
+                std::string_view("memory 150754820096 44291850240").size(),
+                "memory 150754820096 0");
+  write_file(dir_ / "fixture.new", freed);
+  ASSERT_EQ(::rename((dir_ / "fixture.new").c_str(), (dir_ / "fixture").c_str()), 0);
+  ASSERT_TRUE(c.wait_stderr("job: enough GPU memory free after")) << c.describe();
+  EXPECT_TRUE(c.wait_stderr("spawned: 'job'")) << c.describe();
+}
+
+// The crash report's GPU section carries NVML's memory (a fresh sample as podvisor gives up)
+// and the Xid line; the diagnosis names the failure the last lines show.
+TEST_P(GpuCompanion, CrashReportHasNvmlMemoryAndXids) {
+  Child c(podvisor(
+      {"--max-retries", "0", "--", "sh", "-c", "sleep 1; echo 'CUDA out of memory' >&2; exit 1"},
+      env()));
+  EXPECT_EQ(c.wait_exit(), 1) << c.describe();
+  EXPECT_TRUE(contains(c.err(), "GPU 0")) << c.err();
+  EXPECT_TRUE(contains(c.err(), "used of 140.4 GiB")) << c.err();
+  EXPECT_TRUE(contains(c.err(), "Xid since start: none")) << c.err();
+  EXPECT_TRUE(contains(c.err(), "the last lines say \"CUDA out of memory\"")) << c.err();
+}
+
 TEST_P(GpuCompanion, NoGpuNoCompanion) {
   std::filesystem::remove(dev_ + "/nvidia0");
   std::filesystem::remove(dev_ + "/nvidiactl");

@@ -20,8 +20,10 @@ Snapshot one_gpu() {
   Snapshot s;
   s.devices.minors = {0, 1};
   s.devices.ctl = true;
-  s.devices.gpus = {{0, "0000:19:00.0", "GPU-a", "NVIDIA H200", {}},
-                    {1, "0000:3b:00.0", "GPU-b", "NVIDIA H200", Memory{150ULL << 30, 41ULL << 30}}};
+  s.devices.gpus = {
+      {0, "0000:19:00.0", "GPU-a", "NVIDIA H200", {}},
+      {1, "0000:3b:00.0", "GPU-b", "NVIDIA H200",
+       Memory{.total = 150ULL << 30, .used = 41ULL << 30, .free = 109ULL << 30, .reserved = {}}}};
   s.holders = {holder(311, "VLLM::EngineCore", {0}, Attribution::kLeftover, "vllm"),
                holder(77, "python", {}, Attribution::kUnknown, "")};
   s.holders[1].holding.ctl = true;

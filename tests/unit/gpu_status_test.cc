@@ -89,5 +89,29 @@ TEST(GpuStatus, Lines) {
   EXPECT_TRUE(gpu_report_lines(GpuStatus{}).empty());
 }
 
+// A crash report's snapshot gets NVML's memory per GPU (a GPU procfs does not list is added
+// from NVML's facts) and the lines after the per-GPU ones.
+TEST(GpuStatus, AddNvmlFillsTheSnapshot) {
+  auto s = one_gpu();
+  Snapshot snap;
+  snap.devices.minors = {0};
+  add_nvml(snap, s);
+  ASSERT_EQ(snap.devices.gpus.size(), 1u);
+  ASSERT_TRUE(snap.devices.gpus[0].memory);
+  EXPECT_EQ(snap.devices.gpus[0].memory->used, 44'000'000'000u);
+  EXPECT_EQ(snap.nvml, std::vector<std::string>{"Xid since start: none"});
+  const auto lines = report_lines(snap);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], "GPU 0 NVIDIA H200 (00000000:19:00.0): 41.0 GiB used of 139.7 GiB");
+  EXPECT_EQ(lines.back(), "Xid since start: none");
+  Snapshot unknown;
+  GpuStatus off;
+  off.wanted = true;
+  off.unavailable = "libnvidia-ml.so.1 not found";
+  add_nvml(unknown, off);
+  EXPECT_EQ(unknown.nvml[0],
+            "GPU memory unknown: podvisor-gpu unavailable (libnvidia-ml.so.1 not found)");
+}
+
 }  // namespace
 }  // namespace podvisor::gpu
