@@ -33,7 +33,8 @@ bool single_command_supervisord_key(std::string_view key) {
 
 // podvisor's own keys that a variable PODVISOR_{KEY} sets too (PODVISOR_HOLD_ON_FATAL=1):
 // a platform's template sets a variable more easily than a file or a command line.
-constexpr std::string_view kPodvisorVariables[] = {"hold_on_fatal", "hold_log_interval"};
+constexpr std::string_view kPodvisorVariables[] = {"hold_on_fatal", "hold_log_interval",
+                                                   "require_gpu"};
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 
 #include "config/command.h"
 #include "config/gate_keys.h"
+#include "config/gpu_keys.h"
 #include "config/key_value.h"
 #include "config/ssh_keys.h"
 #include "os/address.h"
@@ -387,7 +388,8 @@ constexpr auto kProgramTail = std::to_array<Key>({
     program_row("serverurl", Stage::kNone, kReported, nullptr, nullptr,
                 [](const ProgramSpec&) { return InfoValue(std::string("none")); }),
     program_row("log_format", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr),
-    not_yet(program_row("gpu_free_memory", Stage::kNone, kFileOnly, nullptr, nullptr, nullptr)),
+    program_row("gpu_free_memory", Stage::kSection, kPrinted, apply_gpu_free_memory,
+                print_gpu_free_memory, nullptr),
 });
 
 constexpr Key supervisord(string_view name, void (*apply)(SupervisorSpec&, string_view),
@@ -457,7 +459,6 @@ constexpr auto kSupervisordRows = std::to_array<Key>({
     // Accepted with no effect.
     supervisord("silent", nullptr),
     supervisord("minprocs", nullptr),
-    not_yet(supervisord("require_gpu", nullptr)),
     // podvisor's own (also in [podvisor]): stay up on a failure for a look (docs/pods.md).
     supervisord(
         "hold_on_fatal", [](SupervisorSpec& s, string_view v) { s.hold_on_fatal = parse_bool(v); },
@@ -576,9 +577,10 @@ constexpr auto kOtherRows = std::to_array<Key>({
     {.section = "rpcinterface", .name = "supervisor.rpcinterface_factory", .stage = Stage::kNone},
 });
 
-constexpr auto kTable = concat(
-    kProgramHead, kStdoutRows, kStderrRows, kProgramTail, gate_rows(), kSupervisordRows, ssh_rows(),
-    kServerRows, auth_rows("unix_http_server"), auth_rows("inet_http_server"), kOtherRows);
+constexpr auto kTable =
+    concat(kProgramHead, kStdoutRows, kStderrRows, kProgramTail, gate_rows(), kSupervisordRows,
+           ssh_rows(), gpu_rows(), kServerRows, auth_rows("unix_http_server"),
+           auth_rows("inet_http_server"), kOtherRows);
 
 std::span<const Key> table() { return kTable; }
 

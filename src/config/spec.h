@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/event_types.h"
+#include "config/gpu_memory_keys.h"
 #include "config/values.h"
 
 namespace podvisor::config {
@@ -57,6 +58,10 @@ struct ListenerSpec {
   int buffer_size = 10;
   bool operator==(const ListenerSpec&) const = default;
 };
+
+// gpu_fence: before a restart, stop and await the last run's leftovers (docs/gpu.md). auto:
+// only when one of them holds an NVIDIA device node.
+enum class GpuFence { kAuto, kTrue, kFalse };
 
 struct ProgramSpec {
   std::string name = "app";  // the process name (process_name, expanded)
@@ -134,6 +139,10 @@ struct ProgramSpec {
   // rather than forward a request nobody waits for (HAProxy's abortonclose). Off by default,
   // since a client that half-closes after its request looks the same and wants the answer.
   bool gate_abort_on_close = false;
+  GpuFence gpu_fence = GpuFence::kAuto;
+  std::chrono::milliseconds gpu_fence_timeout = 60s;
+  // Wait before each spawn until this much GPU memory is free on the program's GPUs.
+  std::optional<GpuFreeMemory> gpu_free_memory;
 
   // A reload restarts a program whose spec changed in any way.
   bool operator==(const ProgramSpec&) const = default;
@@ -212,6 +221,8 @@ struct SupervisorSpec {
   std::optional<HttpServerSpec> unix_server;
   std::optional<HttpServerSpec> inet_server;
   SshSpec ssh;
+  // require_gpu: fewer visible /dev/nvidia<N> nodes than this ends the start (docs/gpu.md).
+  int require_gpu = 0;
   // Sections other issues serve ([unix_http_server], [inet_http_server], ...), raw.
   std::map<std::string, std::map<std::string, std::string>> other_sections;
 };

@@ -98,6 +98,32 @@ void Process::start() {
 }
 
 void Process::spawn() {
+  if (driver_.before_spawn(*this, last_pid_) == SpawnGate::kPending) {
+    // Held: BACKOFF says "waiting to restart", and stop() ends the wait.
+    gate_pending_ = true;
+    driver_.cancel_timer(*this);
+    set_state(State::kBackoff);
+    return;
+  }
+  spawn_now();
+}
+
+void Process::on_spawn_gate_open() {
+  if (!std::exchange(gate_pending_, false) || state_ != State::kBackoff) return;
+  spawn_now();
+}
+
+void Process::on_spawn_gate_failed(const std::string& reason) {
+  if (!std::exchange(gate_pending_, false) || state_ != State::kBackoff) return;
+  spawnerr_ = reason;
+  fail(reason, 1, "GPU fence gave up");
+}
+
+void Process::cancel_gate() {
+  if (std::exchange(gate_pending_, false)) driver_.cancel_spawn_gate(*this);
+}
+
+void Process::spawn_now() {
   const auto result = driver_.spawn(*this);
   if (result.pid <= 0) {
     // As supervisord: each attempt enters STARTING, and a failed one leaves it for BACKOFF.
@@ -109,7 +135,7 @@ void Process::spawn() {
     spawn_failed(result, result.failed_child);
     return;
   }
-  pid_ = result.pid;
+  pid_ = last_pid_ = result.pid;
   spawned_ = true;
   ready_ = startsecs_passed_ = false;
   failed_start_.reset();
@@ -196,6 +222,7 @@ void Process::stop() {
     case State::kBackoff:
       stop_requested_ = true;
       driver_.cancel_timer(*this);
+      cancel_gate();
       set_state(State::kStopped);
       break;
     default:
@@ -207,6 +234,7 @@ void Process::forbid_restart() {
   stop_requested_ = true;
   if (state_ == State::kBackoff) {
     driver_.cancel_timer(*this);
+    cancel_gate();
     set_state(State::kStopped);
   }
 }
@@ -234,7 +262,7 @@ void Process::on_timer() {
       if (!spec_.ready || ready_) enter_running();
       break;
     case State::kBackoff:
-      spawn();
+      if (!gate_pending_) spawn();
       break;
     case State::kStopping:
       escalate();

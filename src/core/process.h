@@ -51,6 +51,9 @@ bool transition_allowed(State from, State to);
 
 class Process;
 
+// Whether a spawn may go ahead now (the GPU fence: the last run's leftovers still hold a GPU).
+enum class SpawnGate { kOpen, kPending };
+
 // Who hears of a Process's state changes at once: its Supervisor, with no one in between.
 class ProcessObserver {
  public:
@@ -93,6 +96,16 @@ class ProcessDriver {
   // The process has exited: everything it wrote is in its pipes, to be relayed before the
   // exit is reported.
   virtual void collect_output(Process& p) = 0;
+  // Before each spawn: kPending holds it (BACKOFF, "waiting to restart") until the driver
+  // calls on_spawn_gate_open or on_spawn_gate_failed, never from inside this call.
+  // `last_leader`: the pid of the previous run's leader, -1 before the first run.
+  virtual SpawnGate before_spawn(Process& p, pid_t last_leader) {
+    (void)p;
+    (void)last_leader;
+    return SpawnGate::kOpen;
+  }
+  // The process was stopped or will not restart: the gate's wait ends unanswered.
+  virtual void cancel_spawn_gate(Process& p) { (void)p; }
 };
 
 class Process {
@@ -121,11 +134,19 @@ class Process {
   void on_not_ready(const std::string& reason);
   // live_failures liveness attempts failed in a row: restart.
   void on_live_failed(const std::string& last);
+  // The spawn gate opened: the held spawn goes ahead.
+  void on_spawn_gate_open();
+  // The spawn gate gave up (the GPU fence's bound passed): FATAL with `reason`.
+  void on_spawn_gate_failed(const std::string& reason);
 
   const config::ProgramSpec& spec() const { return spec_; }
   const std::string& name() const { return spec_.name; }
   State state() const { return state_; }
   pid_t pid() const { return pid_; }
+  // The last run's leader, kept after it was reaped (-1 before the first run).
+  pid_t last_pid() const { return last_pid_; }
+  // BACKOFF because the spawn gate holds the next spawn.
+  bool waiting_at_gate() const { return gate_pending_; }
   bool running() const { return pid_ > 0; }
   const std::optional<ExitInfo>& last_exit() const { return last_exit_; }
   int restarts() const { return restarts_; }
@@ -152,6 +173,8 @@ class Process {
 
  private:
   void spawn();
+  void spawn_now();
+  void cancel_gate();
   void spawn_failed(const ProcessDriver::Spawned& result, pid_t child);
   void begin_starting();  // exec'd: startsecs and readiness
   void set_state(State s);
@@ -169,6 +192,8 @@ class Process {
   ProcessObserver* observer_;
   State state_ = State::kStopped;
   pid_t pid_ = -1;
+  pid_t last_pid_ = -1;
+  bool gate_pending_ = false;
   Clock::time_point started_at_{};
   Clock::time_point first_started_at_{};
   Clock::time_point exited_at_{};

@@ -65,6 +65,11 @@ std::string format_report(const Report& r) {
     out += fmt::format("podvisor: last {} lines of output:\n", r.last_lines.size());
     for (const auto& line : r.last_lines) out += fmt::format("  | {}\n", line);
   }
+  if (!r.gpu.empty()) {
+    out += "podvisor: GPU:\n";
+    for (const auto& line : r.gpu) out += fmt::format("podvisor:   {}\n", line);
+  }
+  if (!r.diagnosis.empty()) out += fmt::format("podvisor: diagnosis: {}\n", r.diagnosis);
   out += fmt::format("podvisor: ---- end of report ----\n");
   return out;
 }

@@ -23,6 +23,10 @@ struct Report {
   // The last Python traceback, printed on its own when it is not among last_lines (shutdown
   // warnings after it would push the point of the crash out of the last lines).
   std::vector<std::string> traceback;
+  // The GPU section (gpu/report.h: devices, holders; empty without a GPU) and one line of
+  // diagnosis when the last lines name a CUDA/NCCL failure.
+  std::vector<std::string> gpu;
+  std::string diagnosis;
 };
 std::string format_report(const Report& r);
 

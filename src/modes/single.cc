@@ -39,6 +39,12 @@ Environment (standard-supervisor compatible):
                                      public keys: when one is set, sshd is supervised as
                                      program 'sshd' with them (SSH at boot, docs/pods.md)
   PODVISOR_SSH=1|0                   SSH at boot on or off whatever the keys say
+  PODVISOR_REQUIRE_GPU=N             exit 2 at start-up when fewer than N /dev/nvidia<N>
+                                     nodes are visible (docs/gpu.md)
+  PODVISOR_GPU_COMPANION=PATH|off    the NVML companion (default: podvisor-gpu beside
+                                     podvisor), started when /dev/nvidia* exists: GPU
+                                     figures in /metrics (docs/gpu.md)
+  PODVISOR_GPU_DEVICE_DIR=DIR        where the GPU nodes are looked for (default /dev)
   SUPERVISOR_{SECTION}_{KEY}=VALUE   set a config key; '__' stands for ':' in SECTION, e.g.
                                      SUPERVISOR_PROGRAM__APP_STOPWAITSECS=30. Used here:
                                      [program:app] startsecs startretries stopsignal
@@ -46,7 +52,8 @@ Environment (standard-supervisor compatible):
                                      autorestart environment directory restart_reset
                                      backoff_max ready ready_timeout ready_interval
                                      ready_status live live_interval live_failures
-                                     (docs/readiness.md); [supervisord] loglevel
+                                     (docs/readiness.md) gpu_fence gpu_fence_timeout
+                                     (docs/gpu.md); [supervisord] loglevel
                                      environment logfile hold_on_fatal hold_log_interval;
                                      [unix_http_server] file (default /tmp/podvisor.sock,
                                      none: off) chmod chown username password;
@@ -56,7 +63,7 @@ Exit status:
   the command's own status when it ends for good (128+N when killed by signal N); with
   --hold-on-fatal, a stop while holding ends with the status of the failure held on;
   1 when restarts run out or a variable has a bad value; 126/127 when the command is not
-  executable / not found; 2 for a usage error.
+  executable / not found; 2 for a usage error or too few GPUs (require_gpu).
 )";
 
 // CLI11 cannot know that the positional part is a whole command line.

@@ -353,4 +353,21 @@ std::vector<control::ConfigInfo> ControlBackend::config_info() const {
   return out;
 }
 
+void ControlBackend::refresh_gpus(std::chrono::milliseconds deadline, std::function<void()> done) {
+  if (!gpu_) return done();
+  gpu_->refresh(deadline, std::move(done));
+}
+
+std::string ControlBackend::gpu_metrics() const {
+  return gpu_ ? gpu::render_gpu_metrics(gpu_->status()) : std::string();
+}
+
+std::string ControlBackend::gpu_json() const {
+  return gpu::render_gpu_json(gpu_ ? gpu_->status() : gpu::GpuStatus{});
+}
+
+std::optional<std::string> ControlBackend::gpu_unhealthy() const {
+  return gpu_ ? gpu::gpu_unhealthy(gpu_->status()) : std::nullopt;
+}
+
 }  // namespace podvisor::runtime

@@ -12,6 +12,7 @@
 #include "core/requests.h"
 #include "core/supervisor.h"
 #include "output/log.h"
+#include "runtime/gpu_companion.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
 
@@ -47,6 +48,13 @@ class ControlBackend final : public control::Backend {
   void set_gate_source(std::function<std::vector<control::GateInfo>()> source) {
     gates_ = std::move(source);
   }
+
+  // Where the GPU members read from (the runtime's companion); unset: no GPU.
+  void set_gpu_source(GpuCompanion* gpu) { gpu_ = gpu; }
+  void refresh_gpus(std::chrono::milliseconds deadline, std::function<void()> done) override;
+  std::string gpu_metrics() const override;
+  std::string gpu_json() const override;
+  std::optional<std::string> gpu_unhealthy() const override;
 
   std::vector<control::ProcessInfo> processes() const override;
   void start(const std::string& group, const std::string& name, bool wait, Done done) override;
@@ -92,6 +100,7 @@ class ControlBackend final : public control::Backend {
   bool restart_requested_ = false;
   std::function<std::optional<control::HoldInfo>()> hold_;
   std::function<std::vector<control::GateInfo>()> gates_;
+  GpuCompanion* gpu_ = nullptr;
 };
 
 }  // namespace podvisor::runtime

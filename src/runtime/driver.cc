@@ -17,7 +17,21 @@ using config::LogLevel;
 
 Driver::Driver(Loop& loop, ProgramIoTable& programs, const config::SupervisorSpec& spec,
                bool terminal, output::Logger& log)
-    : loop_(loop), programs_(programs), spec_(spec), terminal_(terminal), log_(log) {}
+    : loop_(loop),
+      programs_(programs),
+      spec_(spec),
+      terminal_(terminal),
+      log_(log),
+      gpu_(loop.io(), log) {
+  gpu_.set_running([this] {
+    std::vector<gpu::Leader> out;
+    if (!supervisor_) return out;
+    for (const auto& p : supervisor_->programs()) {
+      if (p->pid() > 0) out.push_back({p->name(), p->pid()});
+    }
+    return out;
+  });
+}
 
 // The program's environment: podvisor's, [supervisord] environment, the program's, and
 // supervisord's identity variables; NOTIFY_SOCKET for ready=notify. Throws std::system_error

@@ -8,6 +8,7 @@
 #include "core/process.h"
 #include "core/supervisor.h"
 #include "output/log.h"
+#include "runtime/gpu_gate.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
 
@@ -36,6 +37,14 @@ class Driver final : public core::ProcessDriver {
   void start_liveness(core::Process& p) override;
   void stop_probes(core::Process& p) override;
   void collect_output(core::Process& p) override { programs_.drain(p); }
+  // The GPU fence before a restart (docs/gpu.md).
+  core::SpawnGate before_spawn(core::Process& p, pid_t last_leader) override {
+    return gpu_.before_spawn(p, last_leader);
+  }
+  void cancel_spawn_gate(core::Process& p) override { gpu_.cancel(p); }
+  // An orphan was reaped: a fence waiting for it looks again at once.
+  void orphan_reaped() { gpu_.poke_all(); }
+  GpuGates& gpu() { return gpu_; }
 
  private:
   std::vector<std::string> environment(core::Process& p, ProgramIo& io);
@@ -54,6 +63,7 @@ class Driver final : public core::ProcessDriver {
   output::Logger& log_;
   core::Supervisor* supervisor_ = nullptr;
   std::string server_url_;
+  GpuGates gpu_;
 };
 
 }  // namespace podvisor::runtime

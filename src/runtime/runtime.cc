@@ -21,6 +21,7 @@
 #include "runtime/driver.h"
 #include "runtime/event_listeners.h"
 #include "runtime/gates.h"
+#include "runtime/gpu_companion.h"
 #include "runtime/hold.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
@@ -52,6 +53,8 @@ class Runtime {
     supervisor_.set_hold_listener([this](const core::Supervisor::Hold* h) { hold_.changed(h); });
     backend_.set_hold_source([this] { return hold_.info(); });
     backend_.set_gate_source([this] { return gates_.info(); });
+    backend_.set_gpu_source(&gpu_);
+    driver_.gpu().set_companion(&gpu_, &spec_);
     programs_.set_event_hooks(
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
@@ -92,6 +95,7 @@ class Runtime {
     loop_.on_orphan([this](pid_t pid, int) {
       log_.log(LogLevel::kDebug, fmt::format("reaped orphan pid {}", pid));
       std::erase(inherited_, pid);  // its pid may now go to another process
+      driver_.orphan_reaped();
     });
     loop_.on_error([this](const std::string& error) { log_.log(LogLevel::kCritical, error); });
   }
@@ -117,6 +121,10 @@ class Runtime {
                                              inherited_.size()));
     }
     loop_.start();
+    if (const auto missing = missing_gpus(driver_.gpu().paths(), spec_.require_gpu)) {
+      log_.log(LogLevel::kCritical, *missing);  // require_gpu: a start-up error, as a bad config
+      return 2;
+    }
     // The gates accept from the first moment, before any program starts.
     if (!open_control_servers() || !gates_.open(spec_)) {
       stdout_sink_.flush(kFlushLimit);
@@ -125,6 +133,7 @@ class Runtime {
     }
     write_pidfile();
     if (options_.ready) options_.ready();
+    guarded("starting the GPU companion", [this] { gpu_.start(); });
     guarded("starting the programs", [this] {
       listeners_.start();
       supervisor_.start_all();
@@ -138,6 +147,7 @@ class Runtime {
     for (auto& server : servers_) server->close();
     gates_.drain();  // relayed answers finish, up to stopwaitsecs
     gates_.close();
+    guarded("stopping the GPU companion", [this] { gpu_.stop(); });
     if (!guarded("ending leftover processes", [this] {
           end_leftovers(
               loop_, log_, [this] { programs_.drain_all(); }, inherited_);
@@ -147,7 +157,8 @@ class Runtime {
     }
     programs_.drain_all();
     if (outcome_ && outcome_->failed && !outcome_->reported) {
-      stderr_sink_.write(crash_report(*outcome_->failed, programs_.find(*outcome_->failed)));
+      stderr_sink_.write(crash_report(*outcome_->failed, programs_.find(*outcome_->failed),
+                                      gpu_snapshot_ ? &*gpu_snapshot_ : nullptr));
     }
     const int status = outcome_ ? outcome_->exit_code : 2;
     // A re-exec writes it again, with the same pid: a `kill $(cat pidfile)` meanwhile works.
@@ -237,7 +248,14 @@ class Runtime {
 
   void finish(const core::Supervisor::Outcome& outcome) {
     outcome_ = outcome;
-    loop_.stop();
+    if (!outcome.failed || outcome.reported) return loop_.stop();
+    // Now, while the failed program's leftovers still live (the exit ends them), with a fresh
+    // NVML sample where there is a companion (at most 250 ms; at once without one).
+    gpu_.refresh(std::chrono::milliseconds(250), [this] {
+      if (gpu_snapshot_) return;
+      gpu_snapshot_ = driver_.gpu().snapshot();
+      loop_.stop();
+    });
   }
 
   // Opens [unix_http_server] and [inet_http_server]. A socket that cannot be opened stops
@@ -294,16 +312,19 @@ class Runtime {
   ProgramIoTable programs_;
   Driver driver_;
   EventListeners listeners_{loop_.io(), spec_, log_};
+  GpuCompanion gpu_{loop_, log_, gpu_companion_options()};
   core::Supervisor supervisor_;
   ControlBackend backend_;
   HoldReporter hold_{loop_.io(), spec_, supervisor_, log_, [this](const core::Process& p) {
-                       stderr_sink_.write(crash_report(p, programs_.find(p)));
+                       const auto gpu = driver_.gpu().snapshot();
+                       stderr_sink_.write(crash_report(p, programs_.find(p), &gpu));
                      }};
   GateTable gates_{loop_.io(), log_};
   std::unique_ptr<control::Routes> routes_;
   std::vector<std::unique_ptr<control::HttpServer>> servers_;
   std::string server_url_;  // SUPERVISOR_SERVER_URL for the programs
   std::optional<core::Supervisor::Outcome> outcome_;
+  std::optional<gpu::Snapshot> gpu_snapshot_;  // taken when podvisor gave up on a program
   std::vector<pid_t> inherited_;  // children from before podvisor started, still running
   std::string pidfile_;           // the one this podvisor wrote, removed at exit
 };

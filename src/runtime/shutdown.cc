@@ -85,7 +85,7 @@ void let_readers_finish(const std::vector<pid_t>& readers, std::chrono::millisec
   (void)os::wait_for_children(readers, limit);
 }
 
-std::string crash_report(const core::Process& p, const ProgramIo* io) {
+std::string crash_report(const core::Process& p, const ProgramIo* io, const gpu::Snapshot* gpu) {
   core::Report r;
   r.program = p.name();
   r.reason = p.state() == core::State::kFatal ? p.fatal_reason()
@@ -101,6 +101,10 @@ std::string crash_report(const core::Process& p, const ProgramIo* io) {
     // The ring's 64 KiB reach back past the last lines: the traceback that ended the program
     // may be there, above shutdown warnings.
     r.traceback = core::last_python_traceback(io->combined.contents());
+  }
+  if (gpu) {
+    r.gpu = gpu::report_lines(*gpu);
+    r.diagnosis = gpu::diagnose(r.last_lines, *gpu);
   }
   return core::format_report(r);
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/process.h"
+#include "gpu/report.h"
 #include "output/log.h"
 #include "runtime/loop.h"
 #include "runtime/program_io.h"
@@ -35,8 +36,10 @@ void let_readers_finish(const std::vector<pid_t>& readers,
                         std::chrono::milliseconds limit = kReaderWait);
 
 // The report printed when podvisor ends because `p` failed: why, uptime, restarts, and its
-// last lines of output (from `io`, when it has any).
-std::string crash_report(const core::Process& p, const ProgramIo* io);
+// last lines of output (from `io`, when it has any); with `gpu`, the GPU section and a
+// diagnosis of CUDA/NCCL failures in those lines.
+std::string crash_report(const core::Process& p, const ProgramIo* io,
+                         const gpu::Snapshot* gpu = nullptr);
 
 // supervisord's restart: podvisor runs again from the start, as the same pid (still PID 1 in a
 // container), reading its configuration anew. Returns only by exiting 2 when exec fails.

@@ -39,8 +39,8 @@ TEST(Keys, FindAndKnownKeysBySectionType) {
   EXPECT_TRUE(known_keys("nosuch").empty());
   const auto& group = known_keys("group:g");
   EXPECT_EQ(group, (std::vector<std::string_view>{"programs", "priority"}));
-  EXPECT_TRUE(find_key("program:x", "gpu_free_memory")->not_yet);
-  EXPECT_TRUE(find_key("supervisord", "require_gpu")->not_yet);
+  EXPECT_FALSE(find_key("program:x", "gpu_free_memory")->not_yet);
+  EXPECT_FALSE(find_key("supervisord", "require_gpu")->not_yet);
   // [podvisor] takes [supervisord]'s keys.
   EXPECT_EQ(find_key("podvisor", "hold_on_fatal"), find_key("supervisord", "hold_on_fatal"));
   EXPECT_EQ(known_keys("podvisor"), known_keys("supervisord"));
@@ -61,7 +61,9 @@ TEST(Keys, SingleCommandKeys) {
           "ready_status", "live", "live_interval", "live_failures", "loglevel",
           // SSH at boot (docs/pods.md)
           "ssh", "ssh_user", "ssh_host_key_dir", "ssh_env_exclude", "ssh_port", "ssh_options",
-          "ssh_authorized_keys", "ssh_env_file", "ssh_profile_file", "ssh_sshd"}));
+          "ssh_authorized_keys", "ssh_env_file", "ssh_profile_file", "ssh_sshd",
+          // GPU (docs/gpu.md)
+          "gpu_fence", "gpu_fence_timeout", "require_gpu"}));
 }
 
 class KeyBounds : public testing::Test {

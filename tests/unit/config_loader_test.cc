@@ -248,11 +248,10 @@ TEST_F(Loader, EnvironmentSupervisorVariablesAreNotOverrides) {
 
 TEST_F(Loader, WarnsAboutUnknownKeysAndSections) {
   load(
-      "[supervisord]\nfoo=1\n[program:web]\ncommand=/bin/web\nstartsec=3\ngpu_free_memory=1GB\n"
+      "[supervisord]\nfoo=1\n[program:web]\ncommand=/bin/web\nstartsec=3\n"
       "[weird]\na=1\n");
   EXPECT_TRUE(warned("unknown key 'foo'"));
   EXPECT_TRUE(warned(":5: [program:web] unknown key 'startsec'"));
-  EXPECT_TRUE(warned("gpu_free_memory is not supported"));
   EXPECT_TRUE(warned("unknown section [weird]"));
 }
 

@@ -50,6 +50,11 @@ class FakeDriver : public ProcessDriver {
   void start_liveness(Process& p) override { liveness.push_back(&p); }
   void stop_probes(Process&) override { ++probe_stops; }
   void collect_output(Process&) override { ++outputs_collected; }
+  SpawnGate before_spawn(Process&, pid_t last_leader) override {
+    gate_leaders.push_back(last_leader);
+    return gate;
+  }
+  void cancel_spawn_gate(Process&) override { ++gate_cancels; }
 
   // Moves the clock, firing the timer if it falls due.
   void advance(Clock::duration d) {
@@ -85,6 +90,9 @@ class FakeDriver : public ProcessDriver {
   std::vector<Process*> readiness, liveness;
   int probe_stops = 0;
   int outputs_collected = 0;
+  SpawnGate gate = SpawnGate::kOpen;  // what before_spawn answers
+  std::vector<pid_t> gate_leaders;    // its last_leader arguments
+  int gate_cancels = 0;
 };
 
 // The event loop's part: finds the program whose process has this pid and hands it the exit;

@@ -852,3 +852,108 @@ TEST(Transitions, NoSequenceOfEventsMakesAnIllegalTransition) {
 
 }  // namespace
 }  // namespace podvisor::core
+
+namespace podvisor::core {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace fake;
+
+// The spawn gate (the GPU fence): a pending gate holds the restart in BACKOFF until it opens.
+class ProcessSpawnGate : public ::testing::Test {
+ protected:
+  static config::ProgramSpec spec() {
+    auto s = single_command();
+    s.startsecs = 0s;
+    return s;
+  }
+  // A run that was up crashes: its immediate restart waits at the gate.
+  void crash_while_held() {
+    p.start();
+    d.gate = SpawnGate::kPending;
+    p.on_exit(exited(1));
+  }
+  FakeDriver d;
+  Process p{spec(), d};
+};
+
+TEST_F(ProcessSpawnGate, PendingHoldsTheRestartInBackoffUntilOpen) {
+  crash_while_held();
+  EXPECT_EQ(d.gate_leaders, (std::vector<pid_t>{-1, 100}));  // no run before the first
+  EXPECT_EQ(p.state(), State::kBackoff);
+  EXPECT_TRUE(p.waiting_at_gate());
+  EXPECT_EQ(p.last_pid(), 100);
+  EXPECT_EQ(d.spawns, 1);
+  d.advance(1h);  // no timer spawns past the gate
+  EXPECT_EQ(d.spawns, 1);
+  d.gate = SpawnGate::kOpen;
+  p.on_spawn_gate_open();
+  EXPECT_EQ(d.spawns, 2);
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_EQ(p.pid(), 101);
+  EXPECT_FALSE(p.waiting_at_gate());
+  p.on_spawn_gate_open();  // a late second answer changes nothing
+  EXPECT_EQ(d.spawns, 2);
+}
+
+// From BACKOFF's timer too: the gate is asked when the delay has passed.
+TEST(ProcessSpawnGateTimer, BackoffTimerAsksTheGate) {
+  FakeDriver d;
+  Process p(single_command(), d);
+  p.start();
+  p.on_exit(exited(1));  // before startsecs: a failed start, BACKOFF 1 s
+  EXPECT_EQ(p.state(), State::kBackoff);
+  d.gate = SpawnGate::kPending;
+  d.advance(1s);
+  EXPECT_EQ(p.state(), State::kBackoff);
+  EXPECT_TRUE(p.waiting_at_gate());
+  EXPECT_EQ(d.spawns, 1);
+  p.on_spawn_gate_open();
+  EXPECT_EQ(p.state(), State::kStarting);
+  EXPECT_EQ(d.spawns, 2);
+}
+
+TEST_F(ProcessSpawnGate, StopWhilePendingCancelsTheGate) {
+  crash_while_held();
+  p.stop();
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_EQ(d.gate_cancels, 1);
+  p.on_spawn_gate_open();  // too late: stays stopped
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_EQ(d.spawns, 1);
+}
+
+TEST_F(ProcessSpawnGate, ForbidRestartWhilePendingCancelsTheGate) {
+  crash_while_held();
+  p.forbid_restart();
+  EXPECT_EQ(p.state(), State::kStopped);
+  EXPECT_EQ(d.gate_cancels, 1);
+  p.on_spawn_gate_failed("late");
+  EXPECT_EQ(p.state(), State::kStopped);
+}
+
+TEST_F(ProcessSpawnGate, FailedGateIsFatalWithItsReason) {
+  crash_while_held();
+  p.on_spawn_gate_failed("GPU fence: pid 311 'x' still holds GPU 0");
+  EXPECT_EQ(p.state(), State::kFatal);
+  EXPECT_EQ(p.fatal_reason(), "GPU fence: pid 311 'x' still holds GPU 0");
+  EXPECT_EQ(p.fatal_exit_code(), 1);
+  EXPECT_TRUE(d.logged("gave up: app entered FATAL state, GPU fence gave up"));
+  EXPECT_EQ(d.gate_cancels, 0);
+  // A start afterwards asks the gate again.
+  d.gate = SpawnGate::kOpen;
+  p.start();
+  EXPECT_EQ(p.state(), State::kRunning);
+}
+
+// A gate that is not asked to hold changes nothing: the spawn is immediate as ever.
+TEST_F(ProcessSpawnGate, OpenGateIsTransparent) {
+  p.start();
+  p.on_exit(exited(1));
+  EXPECT_EQ(p.state(), State::kRunning);
+  EXPECT_EQ(d.spawns, 2);
+  EXPECT_EQ(d.gate_leaders, (std::vector<pid_t>{-1, 100}));
+}
+
+}  // namespace
+}  // namespace podvisor::core

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -126,6 +127,18 @@ class Backend {
   virtual std::optional<HoldInfo> hold() const { return std::nullopt; }
   // The request gates, one per gated program.
   virtual std::vector<GateInfo> gates() const { return {}; }
+
+  // --- GPUs through the NVML companion (runtime/gpu_companion.*); nothing without a GPU.
+  // Asks for fresh figures; `done` runs once they are in or after `deadline`, at once when
+  // there is no one to ask.
+  virtual void refresh_gpus(std::chrono::milliseconds deadline, std::function<void()> done) {
+    (void)deadline;
+    done();
+  }
+  virtual std::string gpu_metrics() const { return {}; }   // Prometheus families
+  virtual std::string gpu_json() const { return "null"; }  // GET /api/v1/gpus
+  // Why the GPUs make podvisor unhealthy ("GPU 0: Xid 79 at 12:03:11"); nullopt when they don't.
+  virtual std::optional<std::string> gpu_unhealthy() const { return std::nullopt; }
 
   // --- processes (group, name) as ProcessInfo names them
   // Every process of the active groups, in supervisord's request order (core::listed_before):

@@ -20,6 +20,8 @@ namespace {
 constexpr size_t kTailHead = 1024;  // what a follow starts with, as supervisord
 constexpr size_t kFollowChunk = 64 * 1024;
 constexpr size_t kFollowBacklog = 1024 * 1024;  // more queued than this: wait for the client
+// How long /metrics and /api/v1/gpus wait for a fresh GPU sample before using the last one.
+constexpr std::chrono::milliseconds kGpuSampleDeadline{250};
 
 Response text(int status, std::string body) {
   Response r;
@@ -294,7 +296,11 @@ void Routes::handle(const Request& request, std::shared_ptr<Responder> responder
   if (path == "/health" || path == "/ready" || path == "/ping" || path == "/metrics") {
     if (!get) return responder->send(text(405, "GET only\n"));
     if (path == "/health") return responder->send(health());
-    if (path == "/metrics") return responder->send(metrics());
+    if (path == "/metrics") {
+      // GPU figures are sampled on request only: fresh ones, or the last after the deadline.
+      return backend_.refresh_gpus(kGpuSampleDeadline,
+                                   [this, responder] { responder->send(metrics()); });
+    }
     return responder->send(ready());
   }
   responder->send(text(404, "not found\n"));
@@ -353,6 +359,10 @@ Response Routes::health() const {
     status = 503;
     why = fmt::format("holding: {}{}{}", hold->reason, why.empty() ? "" : "; ", why);
   }
+  if (const auto gpu = backend_.gpu_unhealthy()) {
+    status = 503;
+    why = fmt::format("{}{}{}", why, why.empty() ? "" : "; ", *gpu);
+  }
   return text(status, status == 200 ? "ok\n" : why + "\n");
 }
 
@@ -364,8 +374,9 @@ Response Routes::ready() const {
 }
 
 Response Routes::metrics() const {
-  auto r = text(200, render_metrics(backend_.processes(), backend_.wall_now()) +
-                         render_gate_metrics(backend_.gates(), escape_label));
+  auto r =
+      text(200, render_metrics(backend_.processes(), backend_.wall_now()) +
+                    render_gate_metrics(backend_.gates(), escape_label) + backend_.gpu_metrics());
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   return r;
 }
@@ -405,6 +416,12 @@ void Routes::api(const Request& request, std::shared_ptr<Responder> responder) {
                                       {"exit_code", hold->exit_code},
                                       {"since", hold->since},
                                       {"retry", hold->retry}}));
+  }
+  if (path == "/api/v1/gpus") {
+    if (request.method != "GET") return responder->send(json(405, {{"error", "GET only"}}));
+    return backend_.refresh_gpus(kGpuSampleDeadline, [this, responder] {
+      responder->send(json(200, nlohmann::json::parse(backend_.gpu_json())));
+    });
   }
   if (path == "/api/v1/programs") {
     if (request.method != "GET") return responder->send(json(405, {{"error", "GET only"}}));
