@@ -15,19 +15,6 @@ std::string clock_time(int64_t wall) {
   return fmt::format("{:02}:{:02}:{:02}", local.tm_hour, local.tm_min, local.tm_sec);
 }
 
-std::string escape_label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    if (c == '\\' || c == '"') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out;
-}
-
 std::string labels(const Gpu& g) {
   return fmt::format("gpu=\"{}\",minor=\"{}\",uuid=\"{}\",name=\"{}\"", g.index,
                      g.minor ? fmt::format("{}", *g.minor) : "", escape_label(g.uuid),
@@ -44,6 +31,19 @@ unsigned event_gpu(const Event& e) {
 }
 
 }  // namespace
+
+std::string escape_label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '\\' || c == '"') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
 
 std::string record_event(GpuStatus& status, const Event& e, int64_t wall_now) {
   const unsigned gpu = event_gpu(e);
@@ -112,7 +112,7 @@ std::string render_gpu_metrics(const GpuStatus& status) {
   return out;
 }
 
-std::string render_gpu_json(const GpuStatus& status) {
+std::string render_gpu_json(const GpuStatus& status, const std::vector<ProgramGpu>& programs) {
   using nlohmann::json;
   json out = {{"wanted", status.wanted}, {"companion_up", status.up}};
   if (!status.unavailable.empty()) out["unavailable"] = status.unavailable;
@@ -149,6 +149,13 @@ std::string render_gpu_json(const GpuStatus& status) {
   auto xids = json::array();
   for (const auto& x : status.xids) xids.push_back({{"gpu", x.gpu}, {"xid", x.xid}, {"at", x.at}});
   out["xid_events"] = std::move(xids);
+  auto per_program = json::array();
+  for (const auto& p : programs) {
+    per_program.push_back({{"program", p.program},
+                           {"holders", p.holders},
+                           {"memory_bytes", p.memory ? json(*p.memory) : json()}});
+  }
+  out["programs"] = std::move(per_program);
   const auto why = gpu_unhealthy(status);
   out["unhealthy"] = why ? json(*why) : json();
   return out.dump();
@@ -178,6 +185,7 @@ std::string visible_line(const GpuStatus& status) {
 void add_nvml(Snapshot& s, const GpuStatus& status) {
   if (!status.wanted) return;
   if (status.up && status.sample) {
+    attribute_memory(s.holders, *status.sample);
     for (const auto& g : status.sample->gpus) {
       if (!g.minor || !g.mem) continue;
       if (s.devices.find(*g.minor) == nullptr) {

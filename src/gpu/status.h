@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gpu/companion_protocol.h"
+#include "gpu/programs.h"
 #include "gpu/report.h"
 
 namespace podvisor::gpu {
@@ -42,8 +43,11 @@ std::string record_event(GpuStatus& status, const Event& event, int64_t wall_now
 // Prometheus families: podvisor_gpu_companion_up, then per GPU (labelled gpu, minor, uuid,
 // name) memory, utilisation, temperature, and the Xid and ECC counters. Empty when !wanted.
 std::string render_gpu_metrics(const GpuStatus& status);
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string escape_label(std::string_view v);
 // GET /api/v1/gpus: the same figures as a JSON document.
-std::string render_gpu_json(const GpuStatus& status);
+std::string render_gpu_json(const GpuStatus& status,
+                            const std::vector<ProgramGpu>& programs = {});
 // /health's reason after a critical Xid ("GPU 0: Xid 79 at 12:03:11"); nullopt when none.
 std::optional<std::string> gpu_unhealthy(const GpuStatus& status);
 // "1 GPU visible: GPU 0 NVIDIA H200 (00000000:19:00.0, minor 0); NVML 12.575 via podvisor-gpu"

@@ -358,12 +358,22 @@ void ControlBackend::refresh_gpus(std::chrono::milliseconds deadline, std::funct
   gpu_->refresh(deadline, std::move(done));
 }
 
+std::vector<gpu::ProgramGpu> ControlBackend::gpu_programs() const {
+  if (!gpu_ || !gpu_->status().wanted || !gpu_programs_) return {};
+  return gpu_programs_();
+}
+
 std::string ControlBackend::gpu_metrics() const {
-  return gpu_ ? gpu::render_gpu_metrics(gpu_->status()) : std::string();
+  if (!gpu_) return {};
+  return gpu::render_gpu_metrics(gpu_->status()) +
+         gpu::render_program_gpu_metrics(gpu_programs(), [this](const std::string& name) {
+           const auto* p = supervisor_.find(name);
+           return p ? p->spec().group : name;
+         });
 }
 
 std::string ControlBackend::gpu_json() const {
-  return gpu::render_gpu_json(gpu_ ? gpu_->status() : gpu::GpuStatus{});
+  return gpu::render_gpu_json(gpu_ ? gpu_->status() : gpu::GpuStatus{}, gpu_programs());
 }
 
 std::optional<std::string> ControlBackend::gpu_unhealthy() const {

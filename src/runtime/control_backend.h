@@ -51,8 +51,13 @@ class ControlBackend final : public control::Backend {
 
   // Where the GPU members read from (the runtime's companion); unset: no GPU.
   void set_gpu_source(GpuCompanion* gpu) { gpu_ = gpu; }
+  // Per program: its GPU holders and their memory (a holder scan; the runtime caches it).
+  void set_gpu_programs(std::function<std::vector<gpu::ProgramGpu>()> source) {
+    gpu_programs_ = std::move(source);
+  }
   void refresh_gpus(std::chrono::milliseconds deadline, std::function<void()> done) override;
   std::string gpu_metrics() const override;
+  std::vector<gpu::ProgramGpu> gpu_programs() const;
   std::string gpu_json() const override;
   std::optional<std::string> gpu_unhealthy() const override;
 
@@ -101,6 +106,7 @@ class ControlBackend final : public control::Backend {
   std::function<std::optional<control::HoldInfo>()> hold_;
   std::function<std::vector<control::GateInfo>()> gates_;
   GpuCompanion* gpu_ = nullptr;
+  std::function<std::vector<gpu::ProgramGpu>()> gpu_programs_;
 };
 
 }  // namespace podvisor::runtime

@@ -226,6 +226,15 @@ gpu::Snapshot GpuGates::snapshot() const {
   return s;
 }
 
+std::vector<gpu::ProgramGpu> GpuGates::programs() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!programs_at_ || now - *programs_at_ >= kProgramsCache) {
+    programs_ = gpu::per_program(snapshot().holders);
+    programs_at_ = now;
+  }
+  return programs_;
+}
+
 std::optional<std::string> missing_gpus(const gpu::Paths& paths, int required) {
   if (required <= 0) return std::nullopt;
   const auto devices = gpu::find_devices(paths);

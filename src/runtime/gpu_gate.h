@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "core/process.h"
 #include "gpu/devices.h"
 #include "gpu/fence.h"
+#include "gpu/programs.h"
 #include "gpu/report.h"
 #include "output/log.h"
 #include "runtime/gpu_companion.h"
@@ -46,6 +48,9 @@ class GpuGates {
 
   // The devices and holders now, for a crash report.
   gpu::Snapshot snapshot() const;
+  // GPU use per program (/metrics, the API): from a snapshot at most kProgramsCache old, so
+  // frequent scrapes do not each read every process's descriptors.
+  std::vector<gpu::ProgramGpu> programs();
 
   const gpu::Paths& paths() const { return paths_; }
 
@@ -63,6 +68,9 @@ class GpuGates {
   std::function<std::vector<gpu::Leader>()> running_;
   std::map<core::Process*, std::shared_ptr<Run>> runs_;
   std::map<core::Process*, std::shared_ptr<MemoryWait>> waits_;
+  static constexpr auto kProgramsCache = std::chrono::seconds(5);
+  std::vector<gpu::ProgramGpu> programs_;
+  std::optional<std::chrono::steady_clock::time_point> programs_at_;
   GpuCompanion* companion_ = nullptr;
   const config::SupervisorSpec* spec_ = nullptr;
 };

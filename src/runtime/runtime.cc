@@ -55,6 +55,7 @@ class Runtime {
     backend_.set_gate_source([this] { return gates_.info(); });
     backend_.set_gpu_source(&gpu_);
     driver_.gpu().set_companion(&gpu_, &spec_);
+    backend_.set_gpu_programs([this] { return driver_.gpu().programs(); });
     programs_.set_event_hooks(
         [this](const core::Process& p, int stream, std::string_view chunk) {
           listeners_.output(p, stream, chunk);
