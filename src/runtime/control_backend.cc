@@ -367,8 +367,10 @@ std::string ControlBackend::gpu_metrics() const {
   if (!gpu_) return {};
   return gpu::render_gpu_metrics(gpu_->status()) +
          gpu::render_program_gpu_metrics(gpu_programs(), [this](const std::string& name) {
-           const auto* p = supervisor_.find(name);
-           return p ? p->spec().group : name;
+           for (const auto& p : supervisor_.programs()) {
+             if (p->name() == name) return p->spec().group;
+           }
+           return name;
          });
 }
 
