@@ -279,6 +279,29 @@ TEST_P(GpuCompanion, CrashReportHasNvmlMemoryAndXids) {
   EXPECT_TRUE(contains(c.err(), "the last lines say \"CUDA out of memory\"")) << c.err();
 }
 
+// Per program: its processes that hold a GPU node, and the memory NVML charges to them. The
+// fixture lists the program's own pid (as when podvisor shares the host's pid namespace).
+TEST_P(GpuCompanion, ProgramGpuHoldersAndMemory) {
+  Child c(podvisor({"--", "sh", "-c", "exec sleep 1000 3<" + dev_ + "/nvidia0"}, env()));
+  ASSERT_TRUE(c.wait_stderr("spawned: 'app' with pid ")) << c.describe();
+  const auto at = c.err().find("spawned: 'app' with pid ") + 24;
+  const auto pid = std::stol(c.err().substr(at));
+  std::string listed(kFixture);
+  const std::string procs = "proc 311 44270878720\nproc 312 20971520\n";
+  listed.replace(listed.find(procs), procs.size(), "proc " + std::to_string(pid) + " 1234567\n");
+  write_file(dir_ / "fixture.new", listed);
+  ASSERT_EQ(::rename((dir_ / "fixture.new").c_str(), (dir_ / "fixture").c_str()), 0);
+  ASSERT_TRUE(c.wait_stderr("gpu: 2 GPUs visible")) << c.describe();
+  const auto metrics = get("/metrics");
+  EXPECT_TRUE(has_line(metrics, R"(podvisor_program_gpu_holders{group="app",program="app"} 1)"))
+      << metrics;
+  EXPECT_TRUE(
+      has_line(metrics, R"(podvisor_program_gpu_memory_bytes{group="app",program="app"} 1234567)"))
+      << metrics;
+  const auto api = get("/api/v1/gpus");
+  EXPECT_TRUE(contains(api, R"({"holders":1,"memory_bytes":1234567,"program":"app"})")) << api;
+}
+
 TEST_P(GpuCompanion, NoGpuNoCompanion) {
   std::filesystem::remove(dev_ + "/nvidia0");
   std::filesystem::remove(dev_ + "/nvidiactl");
