@@ -52,7 +52,10 @@ std::string format_report(const Report& r) {
       "podvisor: uptime:   {}\n"
       "podvisor: restarts: {}\n",
       r.program, r.reason, format_duration(r.uptime), r.restarts);
+  // An empty traceback is "found" at the start of any lines, but not in none: no traceback,
+  // nothing to show.
   const bool traceback_shown =
+      r.traceback.empty() ||
       std::search(r.last_lines.begin(), r.last_lines.end(), r.traceback.begin(),
                   r.traceback.end()) != r.last_lines.end();
   if (!traceback_shown) {

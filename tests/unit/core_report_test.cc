@@ -76,5 +76,14 @@ TEST(CrashReport, DoesNotRepeatATracebackAmongTheLastLines) {
   EXPECT_NE(text.find("  | RuntimeError: CUDA out of memory\n"), std::string::npos) << text;
 }
 
+// A program that printed nothing (and so no traceback) gets no traceback heading.
+TEST(CrashReport, NoOutputNoTracebackHeading) {
+  Report r;
+  r.program = "worker";
+  r.reason = "exit status 1";
+  const auto text = format_report(r);
+  EXPECT_EQ(text.find("traceback"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace podvisor::core
