@@ -142,7 +142,7 @@ Result run(const Options& options, std::chrono::milliseconds timeout = kTimeout)
 // need descriptors of their own (UBSan's vptr check reads /proc/self/maps: with none left it
 // calls every virtual call invalid), so a test that starves podvisor of descriptors at start
 // would test the sanitizers, not podvisor.
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__) || defined(PODVISOR_SANITIZED_BINARY)
 inline constexpr bool kSanitized = true;
 #else
 inline constexpr bool kSanitized = false;
